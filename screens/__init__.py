@@ -1,0 +1,1 @@
+"""zkbench package."""
