@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 #: Modules that add subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
     "zkbench.server.cli",
+    "zkbench.app_cli",
 ]
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
     """The options every command that talks to ZooKeeper shares."""
+    # SUPPRESS: a flag given before the subcommand must not be reset by the subcommand's own default.
     group = parser.add_argument_group("connection")
     group.add_argument("--hosts", "-H", metavar="CONNECT",
                        help="connect string host:port[,host:port...][/chroot] (env ZKBENCH_HOSTS). Without it, "
@@ -37,7 +39,7 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
                        help="digest credentials added to the session (repeatable; env ZKBENCH_AUTH)")
     group.add_argument("--session-timeout", type=float, metavar="SECONDS",
                        help="session timeout asked of the server (default 10)")
-    group.add_argument("--read-only", action="store_true", default=None,
+    group.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                        help="refuse every write (env ZKBENCH_READ_ONLY=1)")
     group.add_argument("--tls-cert", metavar="FILE", help="client certificate (PEM) for TLS")
     group.add_argument("--tls-key", metavar="FILE", help="client key (PEM) for TLS")
@@ -45,6 +47,8 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--zk-home", metavar="DIR",
                        help="ZooKeeper distribution to run local servers from (env ZOOKEEPER_HOME)")
     group.add_argument("--config", metavar="FILE", help="settings file (env ZKBENCH_CONFIG)")
+    for action in group._group_actions:  # noqa: SLF001 - argparse has no public accessor
+        action.default = argparse.SUPPRESS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zkbench {__version__}")
     parser.add_argument("--log-file", metavar="FILE", help="write a debug log to FILE")
+    parser.add_argument("--mirror-strategy", choices=("auto", "classic", "persistent"),
+                        help="how the live tree is kept in sync: one-shot watches on every znode (classic, any "
+                             "server) or one persistent recursive watch (persistent, ZooKeeper 3.6+); default auto")
+    parser.add_argument("--theme", metavar="NAME", help="Textual theme (remembered when changed in the app)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
@@ -83,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         from zkbench.tui import run_tui
 
+        args.start_screen = None
         func = run_tui
     try:
         return int(func(args) or 0)

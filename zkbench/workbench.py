@@ -81,14 +81,25 @@ class Workbench:
             self.mirror = Mirror(self.settings, strategy=self.mirror_strategy, events=self.events)
             self.mirror.start()
 
-    def close(self) -> None:
-        """Close the mirror, the user session and any private server, in that order."""
+    def reopen(self) -> None:
+        """Close the sessions (not a private server) and open them again: the F5 "reconnect" action."""
+        self._close_sessions()
+        self.connection = Connection(self.settings, role="user", on_event=self.events.put)
+        self.open()
+
+    def _close_sessions(self) -> None:
         if self.mirror is not None:
             try:
                 self.mirror.stop()
             finally:
                 self.mirror = None
         self.connection.close()
-        if self.local_server is not None:
-            server, self.local_server = self.local_server, None
-            server.stop()
+
+    def close(self) -> None:
+        """Close the mirror, the user session and any private server, in that order."""
+        try:
+            self._close_sessions()
+        finally:
+            if self.local_server is not None:
+                server, self.local_server = self.local_server, None
+                server.stop()

@@ -1,0 +1,107 @@
+"""``zkbench demo``, ``zkbench serve`` and ``zkbench settings``: ways into the app and its configuration."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import shlex
+import sys
+
+from zkbench.errors import ZkBenchError
+from zkbench.server import DistributionNotFound, ServerStartError
+
+__all__ = ["register"]
+
+DEMO_KINDS = ("lock", "election", "queue", "discovery", "barrier", "config", "master-worker")
+
+
+def _connection_argv(args: argparse.Namespace) -> list[str]:
+    argv: list[str] = []
+    for flag, key in (("--connect", "connect"), ("--session-timeout", "session_timeout"),
+                      ("--tls-cert", "tls_cert"), ("--tls-key", "tls_key"), ("--tls-ca", "tls_ca"),
+                      ("--zk-home", "zk_home"), ("--config", "config")):
+        value = getattr(args, key, None)
+        if value:
+            argv += [flag, str(value)]
+    if getattr(args, "read_only", None):
+        argv.append("--read-only")
+    return argv
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from zkbench.tui import run_tui
+
+    args.start_screen = f"demo:{args.kind}"
+    return run_tui(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("zkbench: `zkbench serve` needs textual-serve: pip install 'zkbench[serve]'", file=sys.stderr)
+        return 1
+    from zkbench.settings import load_settings
+    from zkbench.tui import prepare_workbench
+
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"zkbench: WARNING: serving on {args.host}:{args.port}, reachable from other machines, with NO "
+              "authentication: anyone who can reach it can read and change your ZooKeeper.", file=sys.stderr)
+    try:
+        settings = load_settings(args)
+        # One target for every tab: a private server (if needed) is started once, here, not per tab.
+        workbench = prepare_workbench(settings, say=lambda m: print(m, file=sys.stderr))
+    except (ZkBenchError, DistributionNotFound, ServerStartError) as exc:
+        print(f"zkbench: {exc}", file=sys.stderr)
+        return 1
+    argv = [sys.executable, "-m", "zkbench", "--hosts", workbench.hosts, *_connection_argv(args)]
+    print(f"zkbench: serving the app at http://{args.host}:{args.port} (one app process per browser tab); "
+          "Ctrl-C stops", file=sys.stderr)
+    try:
+        Server(shlex.join(argv), host=args.host, port=args.port, title="zkbench").serve()
+    finally:
+        workbench.close()
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from zkbench.settings import load_settings
+
+    try:
+        settings = load_settings(args)
+    except ZkBenchError as exc:
+        print(f"zkbench: {exc}", file=sys.stderr)
+        return 1
+    print(f"config file: {settings.config_file}")
+    for key in ("hosts", "connection_name", "session_timeout", "connect_timeout", "read_only", "mirror_strategy",
+                "theme", "zk_home", "tls_certfile", "tls_keyfile", "tls_ca"):
+        value = getattr(settings, key)
+        print(f"{key:16} = {value!r:40} ({settings.sources.get(key, 'cli' if value else 'default')})")
+    print(f"{'auth':16} = {', '.join(f'{s}:{c.split(chr(58))[0]}:***' for s, c in settings.auth) or '-'}")
+    for name, saved in sorted(settings.connections.items()):
+        print(f"connection {name}: {saved.hosts}{' (read-only)' if saved.read_only else ''}")
+    for binding_id, keys in sorted(settings.keys.items()):
+        print(f"key {binding_id} = {keys}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # noqa: SLF001
+    p = sub.add_parser("demo", parents=[common], help="open the app on a recipe demo (lock, election, ...)",
+                       description="Open the app straight on a workshop demo screen.")
+    p.add_argument("kind", choices=DEMO_KINDS, help="which demo")
+    p.set_defaults(func=_run_demo)
+
+    p = sub.add_parser("serve", parents=[common], help="serve the app in a web browser (textual-serve)",
+                       description="Serve zkbench in a browser for workshop rooms: one app process per tab. "
+                                   "There is no authentication, so it binds to loopback unless told otherwise.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("settings", parents=[common], help="show the resolved settings and where each came from",
+                       description="Print every setting with its source (cli, env, file or default).")
+    p.set_defaults(func=_settings)
