@@ -67,9 +67,10 @@ class SavedConnection:
     tls_keyfile: str | None = None
     tls_ca: str | None = None
 
-    def credentials(self) -> tuple[tuple[str, str], ...]:
+    def credentials(self, environ: "os._Environ[str] | dict[str, str] | None" = None) -> tuple[tuple[str, str], ...]:
+        env = os.environ if environ is None else environ
         if self.auth_env:
-            value = os.environ.get(self.auth_env)
+            value = env.get(self.auth_env)
             if not value:
                 raise SettingsError(f"connection {self.name!r}: environment variable {self.auth_env} is not set")
             return (("digest", value),)
@@ -264,7 +265,7 @@ def load_settings(args: argparse.Namespace | None = None, environ: dict[str, str
             raise SettingsError(f"no saved connection {name!r} in {path} ({have})")
         put("hosts", saved.hosts, "cli")
         put("read_only", saved.read_only, "cli")
-        creds = saved.credentials()
+        creds = saved.credentials(env)
         if creds:
             put("auth", creds, "cli")
         if saved.session_timeout:
