@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 COMMAND_MODULES: list[str] = [
     "zkbench.server.cli",
     "zkbench.app_cli",
+    "zkbench.ensemble_cli",
 ]
 
 
