@@ -40,6 +40,96 @@ class ZkClient(KazooClient):
         return super()._call(request, async_object)
 
 
+# --- requests used by the shell (whoami, getEphemerals, getAllChildrenNumber; jute layouts from zookeeper.jute)
+
+from collections import namedtuple  # noqa: E402
+from kazoo.client import _prefix_root  # noqa: E402
+from kazoo.protocol.serialization import int_struct, read_string, write_string  # noqa: E402
+
+
+class WhoAmI(namedtuple("WhoAmI", "")):
+    """``whoAmI`` (opcode 107, ZooKeeper 3.8+): the (scheme, user) identities the server holds for this session."""
+
+    type = 107
+
+    def __bool__(self) -> bool:  # an empty namedtuple is falsy, and kazoo skips the reply of a falsy request
+        return True
+
+    def serialize(self) -> bytes:
+        return b""
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> list[tuple[str, str]]:
+        count = int_struct.unpack_from(buffer, offset)[0]
+        offset += int_struct.size
+        infos: list[tuple[str, str]] = []
+        for _ in range(max(count, 0)):
+            scheme, offset = read_string(buffer, offset)
+            user, offset = read_string(buffer, offset)
+            infos.append((scheme or "", user or ""))
+        return infos
+
+
+class GetEphemerals(namedtuple("GetEphemerals", "path")):
+    """``getEphemerals`` (opcode 103, 3.6+): this session's ephemeral znodes under a path prefix."""
+
+    type = 103
+
+    def serialize(self) -> bytes:
+        return bytes(write_string(self.path))
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> list[str]:
+        count = int_struct.unpack_from(buffer, offset)[0]
+        offset += int_struct.size
+        paths: list[str] = []
+        for _ in range(max(count, 0)):
+            path, offset = read_string(buffer, offset)
+            paths.append(path or "")
+        return paths
+
+
+class GetAllChildrenNumber(namedtuple("GetAllChildrenNumber", "path")):
+    """``getAllChildrenNumber`` (opcode 104, 3.6+): how many descendants a znode has, counted by the server."""
+
+    type = 104
+
+    def serialize(self) -> bytes:
+        return bytes(write_string(self.path))
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> int:
+        return int_struct.unpack_from(buffer, offset)[0]
+
+
+def _whoami(self: ZkClient) -> list[tuple[str, str]]:
+    """The identities (scheme, user) the server associates with this session, e.g. ``[("ip", "127.0.0.1")]``."""
+    result = self.handler.async_result()
+    self._call(WhoAmI(), result)
+    return result.get()
+
+
+def _get_ephemerals(self: ZkClient, prefix: str = "/") -> list[str]:
+    """Paths of the ephemeral znodes this session owns whose path starts with ``prefix`` (chroot applied)."""
+    result = self.handler.async_result()
+    self._call(GetEphemerals(_prefix_root(self.chroot, prefix)), result)
+    paths = result.get()
+    if self.chroot:
+        paths = [self.unchroot(p) for p in paths if p == self.chroot or p.startswith(self.chroot + "/")]
+    return sorted(paths)
+
+
+def _get_all_children_number(self: ZkClient, path: str) -> int:
+    """Number of descendants of ``path`` (children, grandchildren, ...), not counting the znode itself."""
+    result = self.handler.async_result()
+    self._call(GetAllChildrenNumber(_prefix_root(self.chroot, path)), result)
+    return result.get()
+
+
+ZkClient.whoami = _whoami  # type: ignore[attr-defined]
+ZkClient.get_ephemerals = _get_ephemerals  # type: ignore[attr-defined]
+ZkClient.get_all_children_number = _get_all_children_number  # type: ignore[attr-defined]
+
 # --- extended creates used by the editors: containers (opcode 19) and TTL znodes (opcode 21), 3.5.3+/3.6+
 
 from collections import namedtuple as _namedtuple  # noqa: E402
