@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "zkbench.server.cli",
     "zkbench.app_cli",
     "zkbench.ensemble_cli",
+    "zkbench.actors.cli",
 ]
 
 
