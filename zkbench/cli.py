@@ -25,6 +25,7 @@ COMMAND_MODULES: list[str] = [
     "zkbench.app_cli",
     "zkbench.ensemble_cli",
     "zkbench.actors.cli",
+    "zkbench.shell.cli",
 ]
 
 
