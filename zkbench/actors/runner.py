@@ -17,18 +17,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import ConnectionLoss, KazooException, OperationTimeoutError, SessionExpiredError
 
 from zkbench.actors.protocol import ActorEvent, format_plain
-from zkbench.connection import ConnectError, ConnectionSettings, connect
-from zkbench.errors import explain
+from zkbench.connection import DEFAULT_HOSTS, ConnectError, connect
+from zkbench.errors import ZkBenchError, explain
 from zkbench.recipes import (Barrier, ConfigWatcher, DoubleBarrier, FencedResource, JobQueue, LeaderLatch, Lock,
                              Master, ServiceRegistry, ServiceWatcher, StaleTokenError, Step, TakeMode, Worker,
                              delete_config, set_config, submit_task)
 from zkbench.recipes._common import session_id, wait_connected
+from zkbench.settings import load_settings
 from zkbench.recipes.queue import GUARANTEES
 
 __all__ = ["ROLES", "add_role_parsers", "run_actor", "parse_duration", "Stop"]
@@ -383,10 +385,16 @@ def run_actor(args: argparse.Namespace) -> int:
     role = args.role
     args.id = args.id or f"{role}-{os.getpid()}"
     out = Emitter(args.id, role, args.json)
-    hosts = args.hosts or os.environ.get("ZKBENCH_HOSTS") or "127.0.0.1:2181"
-    timeout = args.session_timeout or float(os.environ.get("ZKBENCH_SESSION_TIMEOUT", "10"))
-    auth = tuple(("digest", a) for a in (args.auth or []))
     stopping = threading.Event()
+    try:
+        settings = load_settings(args)
+        hosts = settings.hosts or DEFAULT_HOSTS  # actors share one ensemble: never a private server
+        conn = settings.connection_settings(hosts)
+        if os.environ.get("ZKBENCH_CONNECT_TIMEOUT"):
+            conn = replace(conn, connect_timeout=float(os.environ["ZKBENCH_CONNECT_TIMEOUT"]))
+    except (ZkBenchError, ValueError) as exc:
+        out.emit("error", explain(exc), state="stopped")
+        return 2
 
     def on_term(signum: int, _frame: Any) -> None:
         if not stopping.is_set():
@@ -401,13 +409,12 @@ def run_actor(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_term)
     signal.signal(signal.SIGCONT, on_cont)
     client: KazooClient | None = None
+    listeners: list[Callable[[str], Any]] = []
     try:
-        client = connect(ConnectionSettings(hosts=hosts, session_timeout=timeout, auth=auth,
-                                            read_only=bool(args.read_only)))
+        client = connect(conn)
         out.client = client
-        negotiated = client._session_timeout / 1000.0 if getattr(client, "_session_timeout", None) else timeout  # noqa: SLF001
         out.emit("started", f"{role} actor {args.id} connected to {hosts}, session {out.session()}",
-                 state="idle", pid=os.getpid(), hosts=hosts, session_timeout=negotiated)
+                 state="idle", pid=os.getpid(), hosts=hosts, session_timeout=conn.session_timeout)
 
         def on_state(state: str) -> None:
             if state == KazooState.SUSPENDED:
@@ -419,6 +426,7 @@ def run_actor(args: argparse.Namespace) -> int:
                 out.emit("connection", f"connected, session {out.session()}", connection="connected")
 
         client.add_listener(on_state)
+        listeners.append(on_state)
         ROLES[role][0](Context(args, client, out))
         out.emit("finished", f"{role} actor finished", state="done")
         return 0
@@ -436,6 +444,8 @@ def run_actor(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if client is not None:
+            for listener in listeners:  # our own close is not a session loss to narrate
+                client.remove_listener(listener)
             try:
                 client.stop()
                 client.close()

@@ -228,8 +228,8 @@ def check_barrier(history: Iterable[ActorEvent | dict[str, Any]]) -> CheckResult
         if e.kind == "raised":
             raised[e.path or ""] = e.time
             lifted.pop(e.path or "", None)
-        elif e.kind == "lifted":
-            lifted[e.path or ""] = e.time
+        elif e.kind in ("lifting", "lifted"):
+            lifted.setdefault(e.path or "", e.time)  # the removal may take effect from "lifting" on
         elif e.kind == "passed":
             result.checked += 1
             path = e.path or ""

@@ -38,6 +38,8 @@ class Barrier(Narrated):
         return True
 
     def remove(self) -> bool:
+        # narrated before the delete: a waiter may pass (and say so) before our reply arrives
+        self._say("lifting", f"removing barrier {self.path}", path=self.path)
         try:
             self.client.delete(self.path)
         except NoNodeError:
