@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from kazoo.client import KazooState
 from kazoo.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
-from kazoo.protocol.serialization import GetChildren, GetData, Sync, stat_struct
+from kazoo.protocol.serialization import GetChildren2, GetData, Sync, stat_struct
 from kazoo.protocol.states import EventType, ZnodeStat
 
 from zkbench.connection import Connection, ConnectionSettings
@@ -256,12 +256,27 @@ class _RawWatchedGetData(GetData):
         return data, bytes(buffer[offset:offset + 68])
 
 
-class _WatchedGetChildren(GetChildren):
-    def __new__(cls, path: str) -> "_WatchedGetChildren":
+class _WatchedGetChildren2(GetChildren2):
+    """getChildren2 with the watch flag set: children and the parent's stat from one atomic read (classic mode
+    needs the stat: a child change between a child watch firing and its re-arm changes it silently)."""
+
+    def __new__(cls, path: str) -> "_WatchedGetChildren2":
         return super().__new__(cls, path, None)
 
     def serialize(self) -> bytes:
-        return bytes(GetChildren(self.path, None).serialize()[:-1]) + b"\x01"
+        return bytes(GetChildren2(self.path, None).serialize()[:-1]) + b"\x01"
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> tuple[list[str], bytes]:
+        count = int.from_bytes(buffer[offset:offset + 4], "big", signed=True)
+        offset += 4
+        names = []
+        for _ in range(max(count, 0)):
+            length = int.from_bytes(buffer[offset:offset + 4], "big", signed=True)
+            offset += 4
+            names.append(buffer[offset:offset + length].decode("utf-8"))
+            offset += length
+        return names, bytes(buffer[offset:offset + 68])
 
 
 # inbox item kinds
@@ -504,7 +519,7 @@ class Mirror(_Store):
             while todo and self._inflight < self.classic_window:
                 kind, path = todo.popleft()
                 full = client._full(path)  # noqa: SLF001
-                request = _RawWatchedGetData(full) if kind == _DATA else _WatchedGetChildren(full)
+                request = _RawWatchedGetData(full) if kind == _DATA else _WatchedGetChildren2(full)
                 self._inflight += 1
                 self.stats["requests"] += 1
                 self.stats["ops"] += 1
@@ -539,8 +554,30 @@ class Mirror(_Store):
             return
         if kind == _DATA:
             self._apply_data(path, result[0], result[1], origin, walk)
+        elif isinstance(result, tuple):  # classic: (names, stat)
+            self._apply_kids(path, result[0], origin, walk)
+            self._merge_child_stat(path, result[1], origin)
         else:
             self._apply_kids(path, result, origin, walk)
+
+    def _merge_child_stat(self, path: str, raw: bytes, origin: int) -> None:
+        """Take a getChildren2 stat when only child-related fields moved; if the data moved too, the stat
+        must come with the data: make sure a data read is queued instead."""
+        node = self._nodes.get(path)
+        if node is None or raw == node.stat:
+            return
+        new_c, new_m, new_p = _zxids(raw)
+        old_c, old_m, old_p = _zxids(node.stat)
+        if new_c != old_c or new_m != old_m:
+            if new_c > old_c or new_m > old_m:
+                self._queue_read(_DATA, path, origin, False)
+            return
+        if new_p >= old_p:
+            old = node.stat
+            node.stat = raw
+            self._emit(DataChanged(path, _stat(old), _stat(raw)), "changed")
+        else:
+            self.stats["stale_ignored"] += 1
 
     # -- applying replies
     def _apply_data(self, path: str, data: bytes | None, raw: bytes, origin: int, walk: bool) -> None:
