@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from zkbench.connection import DEFAULT_HOSTS, ConnectError, Connection, ConnectionSettings
 from zkbench.errors import ZkBenchError
 from zkbench.shell.core import Outcome, Shell, ShellError, redact
+from zkbench.shell.history import HistoryFile
 
 __all__ = ["register", "connection_settings", "ConnectionSession", "run_shell", "run_exec", "HistoryFile",
            "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_CONFIRM", "EXIT_CONNECT"]
@@ -100,43 +101,6 @@ class ConnectionSession:
         if self.connection is not None:
             self.connection.close()
             self.connection = None
-
-
-class HistoryFile:
-    """Shell history shared by the pane and ``zkbench shell``: one line per command, secrets redacted,
-    in ``$ZKBENCH_STATE_DIR/history`` (else ``~/.local/state/zkbench/history``), capped at ``limit`` lines."""
-
-    def __init__(self, path: Path | None = None, limit: int = 1000) -> None:
-        if path is None:
-            from zkbench.settings import state_dir
-
-            path = state_dir() / "history"
-        self.path = path
-        self.limit = limit
-
-    def load(self) -> list[str]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            log.warning("cannot read shell history %s: %s", self.path, exc)
-            return []
-        return [line for line in lines if line.strip()][-self.limit:]
-
-    def append(self, line: str) -> None:
-        line = redact(line.strip())
-        if not line:
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line.replace("\n", " ") + "\n")
-            if self.path.stat().st_size > self.limit * 200:
-                kept = self.load()
-                self.path.write_text("\n".join(kept) + "\n", encoding="utf-8")
-        except OSError as exc:
-            log.warning("cannot write shell history %s: %s", self.path, exc)
 
 
 # ------------------------------------------------------------------------------------------------ output

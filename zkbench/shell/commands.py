@@ -706,7 +706,8 @@ def cmd_addwatch(shell: Shell, words: list[str]) -> Result:
 
 
 @command("removewatches", "removewatches path [-c|-d|-a] [-l]", "remove watches on path",
-         "-c child watches, -d data watches, -a all (default); -l removes locally even without the server.")
+         "-c child watches, -d data watches, -a all (default, persistent ones included); -l is accepted for zkCli "
+         "compatibility.")
 def cmd_removewatches(shell: Shell, words: list[str]) -> Result:
     opts = shell.parse("removewatches", words, "cdal")
     args = _args(opts.args, 1, 1, "removewatches")
@@ -717,8 +718,6 @@ def cmd_removewatches(shell: Shell, words: list[str]) -> Result:
     if not callable(remove):
         raise ShellError("removewatches: this zkbench build's client cannot remove watches yet")
     try:
-        remove(path, kind, local=opts.has("l"))
-    except TypeError:
         remove(path, kind)
     except kex.NoWatcherError:
         raise ShellError(f"No watch of that kind on {path}") from None
@@ -726,8 +725,9 @@ def cmd_removewatches(shell: Shell, words: list[str]) -> Result:
 
 
 @command("watch", "watch path [-n count] [-t seconds] [-d]", "stream changes under path until Ctrl-C / Escape",
-         "Uses a persistent recursive watch (ZooKeeper 3.6+) when available, otherwise re-arms one-shot watches "
-         "on path and its children. -d only path itself. -n stops after count events, -t after seconds.",
+         "Watches every znode of the subtree (one-shot watches re-armed, so every server version works) and "
+         "prints one line per create/change/delete with the new value; -d watches only path itself. "
+         "-n stops after count events, -t after seconds.",
          group="zkbench")
 def cmd_watch(shell: Shell, words: list[str]) -> Result:
     from zkbench.shell.watching import make_watch_stream
