@@ -71,9 +71,9 @@ class Emitter:
         return f"0x{sid:x}" if sid else ""
 
     def emit(self, kind: str, message: str, *, state: str | None = None, path: str | None = None,
-             watching: str | None = None, **details: Any) -> None:
+             watching: str | None = None, at: float | None = None, **details: Any) -> None:
         event = ActorEvent(self.actor, kind, message, role=self.role, session=self.session(), state=state,
-                           path=path, watching=watching, details=details)
+                           path=path, watching=watching, details=details, time=at or time.time())
         line = event.to_json() if self.as_json else format_plain(event)
         with self._lock:
             try:
@@ -84,7 +84,7 @@ class Emitter:
 
     def step(self, step: Step) -> None:
         self.emit(step.kind, step.message, state=step.state.value if step.state else None, path=step.path,
-                  watching=step.watching, recipe=step.recipe, **dict(step.details))
+                  watching=step.watching, at=step.timestamp, recipe=step.recipe, **dict(step.details))
 
 
 # -- roles -----------------------------------------------------------------------------------------------------
@@ -136,9 +136,9 @@ def _fenced_write(ctx: Context, fenced: FencedResource, token: int, cycle: int) 
     deadline = time.monotonic() + 30
     while True:
         try:
-            fenced.write(token, value, ctx.id)
+            record = fenced.write(token, value, ctx.id)
             ctx.out.emit("fenced-write", f"wrote {fenced.path} with token {token}", path=fenced.path, token=token,
-                         accepted=True)
+                         accepted=True, version=record["version"])
             return True
         except StaleTokenError as exc:
             ctx.out.emit("fenced-write", f"{exc}: I no longer hold the lock", state="lost", path=fenced.path,

@@ -113,7 +113,8 @@ def _overlaps(name: str, intervals: list[_Interval], impaired: dict[str, list[tu
             line = (f"{a.actor} {what} from {a.start:.3f} to {a.end:.3f} overlaps {b.actor} "
                     f"from {b.start:.3f}")
             if why:
-                result.notes.append(f"stale {what}: {line}; {a.actor} had been {', '.join(why)}")
+                who = "leader" if what == "led" else "holder"
+                result.notes.append(f"stale {who}: {line}; {a.actor} had been {', '.join(why)}")
             else:
                 result.violations.append(f"{name}: {line} with no pause or suspension to explain it")
 
@@ -136,9 +137,12 @@ def check_fencing(history: Iterable[ActorEvent | dict[str, Any]]) -> CheckResult
     """Per fenced resource, accepted write tokens never decrease; rejected writes are noted."""
     result = CheckResult("fencing tokens")
     highest: dict[str, tuple[int, str]] = {}
-    for e in _events(history):
-        if e.kind != "fenced-write":
-            continue
+    writes = [e for e in _events(history) if e.kind == "fenced-write"]
+    # accepted writes in the server's order (the znode version each produced) when known, else by time
+    accepted = sorted((e for e in writes if e.details.get("accepted") and "version" in e.details),
+                      key=lambda e: int(e.details["version"]))
+    rest = [e for e in writes if not (e.details.get("accepted") and "version" in e.details)]
+    for e in accepted + rest:
         result.checked += 1
         token = int(e.details.get("token", -1))
         if e.details.get("accepted"):

@@ -88,11 +88,12 @@ class Lock(Narrated):
         self.node = None
         self.token = None
         if node is not None:
+            before = time.time()
             deleted = delete_quietly(self.client, node)
             if was_held:
                 self._say("released", f"released (deleted {short(node)})" if deleted
                           else f"released ({short(node)} was already gone)", path=node, state=RecipeState.IDLE,
-                          watching=None)
+                          watching=None, at=before)
         if self._mutex.locked():
             self._mutex.release()
 
@@ -248,7 +249,7 @@ class FencedResource:
             except NoNodeError:
                 try:
                     self.client.create(self.path, payload, makepath=True)
-                    return record
+                    return {**record, "version": 0}
                 except NodeExistsError:
                     continue
             current = json.loads(data) if data else {}
@@ -265,4 +266,4 @@ class FencedResource:
             failed = [r for r in results if isinstance(r, Exception)]
             if failed:
                 raise failed[0]
-            return record
+            return {**record, "version": stat.version + 1}

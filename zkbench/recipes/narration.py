@@ -75,13 +75,15 @@ class Narrated:
     watching: str | None = None
 
     def _say(self, kind: str, message: str, *, path: str | None = None, state: RecipeState | None = None,
-             watching: str | None | type(...) = ..., **details: Any) -> Step:
+             watching: str | None | type(...) = ..., at: float | None = None, **details: Any) -> Step:
+        """Narrate one step; ``at`` backdates it (e.g. to just before a delete whose effect others may see
+        before our reply arrives), so histories order cause before effect."""
         if state is not None:
             self.state = state
         if watching is not ...:
             self.watching = watching  # type: ignore[assignment]
         step = Step(self.recipe_name, kind, message, path=path, state=self.state, watching=self.watching,
-                    details=details)
+                    details=details, **({"timestamp": at} if at is not None else {}))
         log.debug("%s %s: %s", self.recipe_name, kind, message)
         if self._narrate is not None:
             try:
