@@ -60,7 +60,6 @@ class Lock(Narrated):
         self._suspended = False
         self._wake = threading.Event()
         self._mutex = threading.Lock()
-        client.add_listener(self._on_connection_state)
 
     # -- public API -------------------------------------------------------------------------------------------
     @property
@@ -94,13 +93,13 @@ class Lock(Narrated):
                 self._say("released", f"released (deleted {short(node)})" if deleted
                           else f"released ({short(node)} was already gone)", path=node, state=RecipeState.IDLE,
                           watching=None, at=before)
+        self.client.remove_listener(self._on_connection_state)
         if self._mutex.locked():
             self._mutex.release()
 
     def close(self) -> None:
-        """Release if held and stop listening to the connection."""
+        """Release if held (kept for symmetry with the other recipes)."""
         self.release()
-        self.client.remove_listener(self._on_connection_state)
 
     def contenders(self) -> list[str]:
         """Identifiers of everybody holding or waiting, holder first."""
@@ -128,7 +127,7 @@ class Lock(Narrated):
         deadline = None if timeout is None else time.monotonic() + timeout
         self.lost.clear()
         self._suspended = False
-        retry_on_loss(self.client, lambda: self.client.ensure_path(self.path), deadline)
+        self.client.add_listener(self._on_connection_state)  # removed again by release()
         node, stat = create_protected(self.client, self.path, self.marker, self.identifier.encode(), self._guid,
                                       deadline=deadline)
         self.node, self.session_id = node, stat.ephemeralOwner
@@ -175,11 +174,13 @@ class Lock(Narrated):
             if self.node is not None:
                 delete_quietly(self.client, self.node)
                 self.node = None
+            self.client.remove_listener(self._on_connection_state)
             raise
 
     def _give_up(self, node: str, why: str) -> None:
         delete_quietly(self.client, node)
         self.node = None
+        self.client.remove_listener(self._on_connection_state)
         self._say("gave-up", f"gave up ({why}); deleted {short(node)}", path=node, state=RecipeState.IDLE,
                   watching=None)
 
