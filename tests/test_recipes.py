@@ -313,6 +313,24 @@ def test_claim_queue_recovers_job_of_dead_worker_and_worker_wakes_on_watch(zk, s
     assert got == [job.name]
 
 
+def test_idle_worker_is_woken_by_a_watch_not_polling(zk, sessions):
+    steps = Recorder()
+    worker = JobQueue(sessions(), "/queue", mode=TakeMode.LOCKED, worker="2", narrate=steps)
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(worker.take(timeout=10)))
+    t.start()
+    wait_until(lambda: "idle" in steps.kinds(), what="worker idle")
+    time.sleep(0.5)
+    assert steps.kinds().count("idle") == 1  # it sleeps on the child watch: no re-listing while idle
+    JobQueue(zk, "/queue").put("send email")
+    t.join(5)
+    assert got[0].text == "send email"
+    assert "worker 2 trying lock /queue-lock" in steps.messages()
+    assert any(m.startswith('taking job-0000000000: "send email"') for m in steps.messages())
+    worker.done(got[0])
+    assert zk.get_children("/queue") == [] and zk.get_children("/queue-lock") == []
+
+
 # -- master-worker ---------------------------------------------------------------------------------------------
 def test_master_worker_assigns_and_survives_master_and_worker_death(zk, sessions):
     stop = threading.Event()

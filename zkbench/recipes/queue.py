@@ -17,6 +17,7 @@ Workers wait for jobs with a child watch, never by polling.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import threading
 import time
@@ -125,7 +126,7 @@ class JobQueue(Narrated):
                 except NoNodeError:
                     continue  # another worker took it first
                 job = Job(name, path, data, stat.czxid)
-                self._say("took", f"taking {name}: {job.text!r} (deleted it to claim it)", path=path,
+                self._say("took", f"taking {name}: {json.dumps(job.text)} (deleted it to claim it)", path=path,
                           state=RecipeState.WORKING, watching=None, job=name, data=job.text)
                 return job
             return None
@@ -146,7 +147,7 @@ class JobQueue(Narrated):
                 delete_quietly(self.client, claim)
                 continue
             job = Job(name, path, data, stat.czxid)
-            self._say("took", f"claimed {name} with ephemeral {claim}: {job.text!r}", path=path,
+            self._say("took", f"claimed {name} with ephemeral {claim}: {json.dumps(job.text)}", path=path,
                       state=RecipeState.WORKING, watching=None, job=name, data=job.text)
             return job
         return None
@@ -164,7 +165,7 @@ class JobQueue(Narrated):
                 continue
             self._lock = lock
             job = Job(name, path, data, stat.czxid)
-            self._say("took", f"taking {name}: {job.text!r}", path=path, state=RecipeState.WORKING, job=name,
+            self._say("took", f"taking {name}: {json.dumps(job.text)}", path=path, state=RecipeState.WORKING, job=name,
                       data=job.text)
             return job
         lock.close()
