@@ -463,13 +463,28 @@ def cmd_dump(shell: Shell, words: list[str]) -> Result:
     out = {"format": DUMP_FORMAT, "version": 1, "root": path, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                                          time.gmtime()),
            "nodes": [{"path": n["rel"], **encode_data(n["data"]), "acl": [acl_dict(a) for a in n["acl"]],
-                      "ephemeral": bool(n["stat"].ephemeralOwner)} for n in nodes]}
+                      "ephemeral": bool(n["stat"].ephemeralOwner),
+                      **({"acl_hidden": True} if _hidden_digest(n["acl"]) else {})} for n in nodes]}
     target = Path(file).expanduser()
     target.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     eph = sum(1 for n in nodes if n["stat"].ephemeralOwner)
-    note = f" ({eph} ephemeral: a load will not restore them)" if eph else ""
+    hidden = sum(1 for n in nodes if _hidden_digest(n["acl"]))
+    notes = []
+    if eph:
+        notes.append(f"{eph} ephemeral: a load will not restore them")
+    if hidden:
+        notes.append(f"{hidden} ACL{'s' if hidden != 1 else ''} with a hidden digest hash (not restorable; "
+                     f"addauth first)")
+    note = f" ({'; '.join(notes)})" if notes else ""
     return Result(f"Dumped {len(nodes)} znode{'s' if len(nodes) != 1 else ''} under {path} to {target}{note}",
-                  data={"path": path, "file": str(target), "znodes": len(nodes), "ephemeral": eph})
+                  data={"path": path, "file": str(target), "znodes": len(nodes), "ephemeral": eph,
+                        "acl_hidden": hidden})
+
+
+def _hidden_digest(acls: list[Any]) -> bool:
+    """ZooKeeper 3.6+ answers getACL with ``user:x`` for digest entries unless the session may administer the
+    znode; such an ACL cannot be restored (it would lock its user out)."""
+    return any(a.id.scheme == "digest" and a.id.id.endswith(":x") for a in acls)
 
 
 @command("load", "load file.json [path]", "restore a dump under path (asks before overwriting existing znodes)",
@@ -488,7 +503,8 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
     root = shell.resolve(args[1]) if len(args) > 1 else str(doc.get("root") or "/")
     client = shell.client
     plan = []
-    skipped = []
+    skipped: list[str] = []
+    acl_skipped: list[str] = []
     for item in doc["nodes"]:
         rel = str(item.get("path", ""))
         target = _c()._join(root, rel)
@@ -496,7 +512,11 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
             skipped.append(target)
             continue
         try:
-            plan.append((target, decode_data(item), [acl_from_dict(a) for a in item.get("acl") or []]))
+            acl = [acl_from_dict(a) for a in item.get("acl") or []
+                   if not (item.get("acl_hidden") and a.get("scheme") == "digest" and str(a.get("id")).endswith(":x"))]
+            if item.get("acl_hidden"):
+                acl_skipped.append(target)
+            plan.append((target, decode_data(item), acl))
         except (ValueError, KeyError) as exc:
             raise ShellError(f"{file}: bad entry for {rel or '.'}: {exc}") from None
     plan.sort(key=lambda t: [p for p in t[0].split("/") if p])
@@ -522,5 +542,7 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
              f"({created} created, {updated} overwritten)"]
     if skipped:
         lines.append(f"Not restored ({len(skipped)} ephemeral): " + java_list(skipped))
+    if acl_skipped:
+        lines.append("ACL restored without its digest entries (hashes hidden in the dump): " + java_list(acl_skipped))
     return Result("\n".join(lines), data={"root": root, "created": created, "updated": updated,
-                                          "ephemeral_not_restored": skipped})
+                                          "ephemeral_not_restored": skipped, "acl_not_restored": acl_skipped})

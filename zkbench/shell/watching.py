@@ -1,7 +1,8 @@
 """``watch path``: a stream of change lines for a znode or a subtree, until the user stops it.
 
-Recursive watches use kazoo's TreeCache (one-shot watches re-armed on every znode of the subtree: works on every
-server version and reports the new value with each change). ``-d`` watches only the znode (DataWatch). Events
+Recursive watches use a persistent recursive watch (addWatch, ZooKeeper 3.6+) and read each new value; without
+zkbench's addWatch they fall back to kazoo's TreeCache (one-shot watches re-armed on every znode, which can
+coalesce fast changes). ``-d`` watches only the znode (DataWatch). Events
 arrive on kazoo's thread; the sink must only enqueue or print.
 """
 
@@ -12,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from kazoo import exceptions as kex
 from kazoo.recipe.cache import TreeCache, TreeEvent
 from kazoo.recipe.watchers import DataWatch
 
@@ -42,13 +44,55 @@ def format_change(kind: str, path: str, data: bytes | None = None, version: int 
     return f"{stamp} {kind:<8} {path}{ver}{_preview(data)}"
 
 
+def _start_persistent(client, path: str, sink: Callable[[str], None],  # noqa: ANN001
+                      state: dict[str, object]) -> None:
+    """A persistent recursive watch (addWatch, 3.6+): every create/change/delete below ``path``, none missed
+    while connected. Each event is followed by a read of the new value; replies come back in request order,
+    so lines stay in the order of the changes."""
+    stopped = threading.Event()
+    state["persistent"] = stopped
+    kinds = {"CREATED": "created", "CHANGED": "changed", "DELETED": "deleted"}
+
+    def emit(kind: str, znode: str, result) -> None:  # noqa: ANN001
+        if stopped.is_set():
+            return
+        if kind == "deleted":
+            sink(format_change(kind, znode))
+            return
+        try:
+            data, stat = result.get()
+        except kex.NoNodeError:
+            sink(format_change(kind, znode) + " (already gone)")
+            return
+        except kex.KazooException as exc:
+            sink(format_change(kind, znode) + f" (value not read: {type(exc).__name__})")
+            return
+        sink(format_change(kind, znode, data, stat.version))
+
+    def on_note(note) -> None:  # noqa: ANN001 - WatchNotification, on kazoo's watch thread
+        if stopped.is_set():
+            return
+        if note.path is None:
+            sink(format_change("gap", path) + " (connection lost: changes until it is back are not shown)")
+            return
+        kind = kinds.get(str(note.type))
+        if kind is None:
+            return
+        result = client.exists_async(note.path) if kind == "deleted" else client.get_async(note.path)
+        result.rawlink(lambda r, k=kind, p=note.path: emit(k, p, r))
+
+    client.add_watch(path, on_note, "persistent_recursive")
+
+
 def make_watch_stream(shell: Shell, path: str, *, recursive: bool = True, limit: int | None = None,
                       seconds: float | None = None) -> EventStream:
     client = shell.client
     state: dict[str, object] = {}
 
     def start(sink: Callable[[str], None]) -> None:
-        if recursive:
+        if recursive and callable(getattr(client, "add_watch", None)):
+            _start_persistent(client, path, sink, state)
+        elif recursive:
             cache = TreeCache(client, path)
             ready = threading.Event()
 
@@ -94,6 +138,14 @@ def make_watch_stream(shell: Shell, path: str, *, recursive: bool = True, limit:
             DataWatch(client, path, on_data)
 
     def stop() -> None:
+        persistent = state.pop("persistent", None)
+        if persistent is not None:
+            persistent.set()  # type: ignore[attr-defined]
+            try:
+                client.remove_watches(path, "persistent_recursive")
+            except (kex.NoWatcherError, kex.ConnectionClosedError, kex.ConnectionLoss, kex.SessionExpiredError,
+                    kex.OperationTimeoutError) as exc:
+                log.debug("removing the watch on %s: %s", path, exc)
         cache = state.pop("cache", None)
         if cache is not None:
             try:
