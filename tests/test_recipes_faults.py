@@ -154,12 +154,20 @@ def test_server_restart_keeps_sessions_and_the_lock(zk_chroot_hosts, zk_server):
         sup.wait_for(lambda e: e.actor == "r1" and e.kind == "working", 10)
         sup.spawn("lock", "r2", path="/locks/restart", hold=0.1)
         sup.wait_for(lambda e: e.actor == "r2" and e.kind == "waiting", 10)
+        sup.spawn("election", "e1", path="/election")
+        first = sup.wait_for(lambda e: e.actor == "e1" and e.kind == "elected", 10)
+        mark = sup.mark()
         zk_server.restart()
         # the holder is told it may have lost the lock, then that it still holds it (same session)
         suspended = sup.wait_for(lambda e: e.actor == "r1" and e.kind == "suspended", 10)
         assert suspended.state == "suspended" and "the lock may be lost" in suspended.message
         confirmed = sup.wait_for(lambda e: e.actor == "r1" and e.kind == "confirmed", 20)
         assert confirmed.state == "holding"
+        # the leader steps down while it cannot be sure, and leads again in the same epoch once reconnected
+        down = sup.wait_for(lambda e: e.actor == "e1" and e.kind == "revoked", 10, since=mark)
+        assert "suspended" in down.message
+        again = sup.wait_for(lambda e: e.actor == "e1" and e.kind == "elected", 20, since=mark)
+        assert again.details["epoch"] == first.details["epoch"]
         sup.stop("r1")
         got = sup.wait_for(lambda e: e.actor == "r2" and e.kind == "acquired", 10)
         started = {e.actor: e.session for e in sup.history if e.kind == "started"}
@@ -167,6 +175,7 @@ def test_server_restart_keeps_sessions_and_the_lock(zk_chroot_hosts, zk_server):
         sup.close()
         result = check_mutual_exclusion(sup.history)
         assert result.ok, result
+        assert check_leaders(sup.history).ok
 
 
 @pytest.mark.ensemble
