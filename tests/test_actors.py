@@ -94,7 +94,7 @@ def test_graceful_stop_hands_lock_over_at_once(sup):
     assert sup.stop("a1") == 0
     got = sup.wait_for(is_("a2", "acquired"), 5)
     assert got.time - t0 < TIMEOUT  # no session timeout to wait for: the ephemeral went with the session
-    assert kinds(sup, "a1")[-3:] == ["released", "stopping", "stopped"]
+    assert kinds(sup, "a1")[-3:] == ["stopping", "released", "stopped"]
     with pytest.raises(ActorError, match="not running"):
         sup.pause("a1")
 

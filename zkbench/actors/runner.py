@@ -64,7 +64,7 @@ class Emitter:
         self.actor, self.role, self.as_json = actor, role, as_json
         self.stream = stream or sys.stdout
         self.client: KazooClient | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may emit while the main thread is emitting
 
     def session(self) -> str:
         sid = session_id(self.client) if self.client is not None else 0
@@ -399,6 +399,7 @@ def run_actor(args: argparse.Namespace) -> int:
     def on_term(signum: int, _frame: Any) -> None:
         if not stopping.is_set():
             stopping.set()
+            out.emit("stopping", f"{signal.Signals(signum).name}: stopping gracefully", state="stopped")
             raise Stop(signal.Signals(signum).name)
 
     def on_cont(_signum: int, _frame: Any) -> None:  # emit from a thread: the handler may interrupt a write
@@ -430,8 +431,7 @@ def run_actor(args: argparse.Namespace) -> int:
         ROLES[role][0](Context(args, client, out))
         out.emit("finished", f"{role} actor finished", state="done")
         return 0
-    except Stop as why:
-        out.emit("stopping", f"{why}: stopping gracefully", state="stopped")
+    except Stop:
         return 0
     except ConnectError as exc:
         out.emit("error", str(exc), state="stopped")

@@ -18,8 +18,9 @@ from zkbench.actors.protocol import ActorEvent
 __all__ = ["CheckResult", "check_mutual_exclusion", "check_fencing", "check_leaders", "check_queue",
            "check_barrier", "check_double_barrier", "check_master_worker"]
 
-_END_HOLD = {"released", "lost", "exited", "crashed", "stopping", "gave-up"}
-_END_LEAD = {"revoked", "left", "relinquished", "exited", "crashed", "stopping"}
+# "stopping" is not an end: a stopping actor still holds until it has deleted its node ("released"/"revoked")
+_END_HOLD = {"released", "lost", "exited", "crashed", "gave-up"}
+_END_LEAD = {"revoked", "left", "relinquished", "exited", "crashed"}
 
 
 @dataclass

@@ -105,7 +105,7 @@ class LeaderLatch(Narrated):
                 log.exception("election loop failed")
                 self._say("error", "election step failed (see log); retrying", path=self.node)
                 self._stop.wait(1.0)
-        self._step_down("left the election")
+        self._step_down("stepping down: leaving the election")
         if self.node is not None:
             delete_quietly(self.client, self.node)
             self._say("left", f"left the election (deleted {short(self.node)})", path=self.node,
