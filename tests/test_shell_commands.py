@@ -55,6 +55,7 @@ def test_ls_variants(shell: Shell, zk, events: list[str]) -> None:  # noqa: ANN0
     zk.create("/a/b/c", b"", makepath=True)
     zk.create("/a/x")
     assert ok(shell, "ls /a").text == "[b, x]"
+    assert ok(shell, "ls /a/").text == "[b, x]"  # a completed directory keeps its slash
     text = ok(shell, "ls -s /a").text
     assert text.splitlines()[0] == "[b, x]" and "numChildren = 2" in text and text.count(" = ") == 11
     assert ok(shell, "ls -R /a").text.splitlines() == ["/a", "/a/b", "/a/b/c", "/a/x"]
@@ -73,6 +74,7 @@ def test_create_modes_and_errors(shell: Shell, zk, zk_admin, zk_root: str) -> No
     assert ok(shell, "create -p /deep/er/node x").text == "Created /deep/er/node"
     seq = ok(shell, "create -s /a/job- j").text
     assert seq.startswith("Created /a/job-") and len(seq.split("job-")[1]) == 10
+    assert ok(shell, "create -s /a/ j").text.startswith("Created /a/00000000")  # sequence names only
     ok(shell, "create -e /eph")
     assert zk.exists("/eph").ephemeralOwner == zk.client_id[0]
     assert err(shell, "create /eph/child") == "Ephemerals cannot have children: /eph/child"

@@ -252,7 +252,7 @@ async def test_fuzzed_input_keeps_the_app_alive(workbench: Workbench) -> None:
 
 def test_snapshot_after_a_few_commands(snap_compare, zk_hosts: str) -> None:
     """A frozen in-memory session so the picture is deterministic (no clock, session id or port)."""
-    from tests.shell_fakes import FakeClient
+    from shell_fakes import FakeClient
 
     client = FakeClient()
     wb = SimpleNamespace(client=client, hosts="zk1:2181", mirror=None, read_only=False,

@@ -411,6 +411,7 @@ class ShellPane(Vertical):
 
     # ------------------------------------------------------------------ completion
     def complete(self) -> None:
+        self.shell.model = getattr(self.workbench, "mirror", None)  # the app may start the mirror after us
         text = self.input.value[: self.input.cursor_position]
         if self.shell.model is not None or " " not in text.strip():
             self._apply_completions(text, self.shell.complete(text))  # in-memory: the mirror or the table

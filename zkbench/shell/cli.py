@@ -136,12 +136,16 @@ class _Printer:
             print(text, file=self.err if err else self.out, flush=True)
 
 
-def _stream(outcome: Outcome, printer: _Printer, shell: Shell) -> None:
+def _stream(outcome: Outcome, printer: _Printer, shell: Shell, *, as_json: bool = False) -> None:
     """Print a watch's events until it ends (-n/-t) or Ctrl-C."""
     stream = outcome.result.stream if outcome.result else None
     if stream is None:
         return
-    stream.start(printer.line)
+    if as_json:
+        stream.start(lambda line: printer.line(json.dumps({"stream": stream.description, "event": line},
+                                                          ensure_ascii=False)))
+    else:
+        stream.start(printer.line)
     try:
         while not stream.wait(0.2):
             pass
@@ -223,7 +227,7 @@ def run_exec(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
             if outcome.quit:
                 break
             if outcome.result is not None and outcome.result.stream is not None:
-                _stream(outcome, printer, shell)
+                _stream(outcome, printer, shell, as_json=bool(args.json))
         return EXIT_OK
     finally:
         shell.stop_streams()

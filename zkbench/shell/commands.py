@@ -210,7 +210,7 @@ def cmd_create(shell: Shell, words: list[str]) -> Result:
         raise ShellError("create: -c (container) cannot be combined with -s, -e or -t")
     if ttl is not None and ephemeral:
         raise ShellError("create: -t (TTL) applies to persistent znodes, not -e")
-    path = shell.resolve(args[0])
+    path = shell.resolve(args[0], keep_trailing_slash=sequential)
     data = _data_arg(args[1] if len(args) > 1 else None, opts.has("b"))
     acl = parse_acls(args[2]) if len(args) > 2 else None
     client = shell.client

@@ -241,6 +241,22 @@ def redact(line: str) -> str:
     return f"{m.group(1)}{user + ':' if user else ''}***"
 
 
+class _RedactAuthFilter(logging.Filter):
+    """kazoo logs every request at DEBUG, ``Auth(..., auth='bob:secret')`` included: keep the secret out of
+    zkbench's debug log (``--log-file``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(type(a).__name__ == "Auth" for a in args):
+            record.args = tuple(f"Auth(scheme={a.scheme!r}, auth='***')" if type(a).__name__ == "Auth" else a
+                                for a in args)
+        return True
+
+
+_REDACT_FILTER = _RedactAuthFilter()
+logging.getLogger("kazoo.client").addFilter(_REDACT_FILTER)
+
+
 class Shell:
     """One shell: a session, a current directory, history and zkCli's toggles. Thread-safe enough for one
     command at a time (the front ends run commands one by one, in a worker)."""
@@ -280,8 +296,9 @@ class Shell:
         client = self.session.client
         return bool(client is not None and client.connected)
 
-    def resolve(self, path: str | None) -> str:
-        """An absolute, normalised path; relative paths are taken from :attr:`cwd`."""
+    def resolve(self, path: str | None, *, keep_trailing_slash: bool = False) -> str:
+        """An absolute, normalised path; relative paths are taken from :attr:`cwd`. A trailing slash is dropped
+        (``ls /a/`` is ``ls /a``) unless ``keep_trailing_slash`` (``create -s /jobs/`` names ``/jobs/0000000001``)."""
         if path is None or path == "":
             path = self.cwd
         if not path.startswith("/"):
@@ -290,8 +307,8 @@ class Shell:
         norm = posixpath.normpath(path)
         if norm.startswith("//"):
             norm = "/" + norm.lstrip("/")
-        if trailing and not norm.endswith("/"):
-            norm += "/"  # kept for sequential creates (`create -s /jobs/`)
+        if keep_trailing_slash and trailing and not norm.endswith("/"):
+            norm += "/"
         self.current_path = norm
         return norm
 
