@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
         epilog="Type `help` inside for the commands. Without --hosts: $ZKBENCH_HOSTS, the settings file, "
                f"then {DEFAULT_HOSTS}.")
     shell.add_argument("--yes", action="store_true", help="answer yes to every confirmation (deleteall, mv, load)")
-    shell.add_argument("--plain", action="store_true", help="no colour or tables, exactly zkCli's text")
+    shell.add_argument("--rich", action="store_true",
+                       help="tables and syntax colour instead of zkCli's exact text (terminals only)")
     shell.set_defaults(func=run_shell)
 
     ex = sub.add_parser(
@@ -106,7 +107,7 @@ class ConnectionSession:
 # ------------------------------------------------------------------------------------------------ output
 
 class _Printer:
-    """Prints outcomes: rich views on a terminal, zkCli's exact text in pipes or with --plain."""
+    """Prints outcomes: zkCli's exact text (always in pipes), or rich views on a terminal with --rich."""
 
     def __init__(self, out: TextIO, err: TextIO, *, plain: bool) -> None:
         self.out, self.err = out, err
@@ -150,7 +151,7 @@ def _stream(outcome: Outcome, printer: _Printer, shell: Shell, *, as_json: bool 
         while not stream.wait(0.2):
             pass
     except KeyboardInterrupt:
-        printer.line("^C (watch stopped)", err=True)
+        printer.line("(watch stopped)", err=True)
     finally:
         stream.stop()
         if stream in shell.streams:
@@ -276,7 +277,7 @@ def _prompt(shell: Shell) -> str:
 def run_shell(args: argparse.Namespace, *, stdin: TextIO | None = None, out: TextIO | None = None,
               err: TextIO | None = None) -> int:
     stdin = stdin or sys.stdin
-    printer = _Printer(out or sys.stdout, err or sys.stderr, plain=bool(getattr(args, "plain", False)))
+    printer = _Printer(out or sys.stdout, err or sys.stderr, plain=not getattr(args, "rich", False))
     interactive = stdin.isatty() and printer.out.isatty()
     session, code = _open(args, printer)
     if session is None:
