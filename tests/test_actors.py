@@ -118,6 +118,25 @@ def test_gc_pause_past_session_timeout_stale_write_is_fenced(sup, zk):
     assert json.loads(zk.get("/fenced")[0])["writer"] == "a2"
 
 
+def test_paused_waiter_loses_its_place_and_queues_again(sup):
+    sup.spawn("lock", "a1", path="/locks/p", hold=30)
+    sup.wait_for(is_("a1", "working"))
+    sup.spawn("lock", "a2", path="/locks/p", hold=0.2)
+    sup.wait_for(is_("a2", "waiting"))
+    sup.pause("a2")
+    time.sleep(TIMEOUT + 0.6)  # past the session timeout: its lock node is gone
+    mark = sup.mark()
+    sup.resume("a2")
+    retry = sup.wait_for(is_("a2", "retrying"), 10, since=mark)
+    assert "session" in retry.message
+    sup.wait_for(is_("a2", "waiting"), 10, since=mark)  # queued again with a new session
+    sup.stop("a1")
+    got = sup.wait_for(is_("a2", "acquired"), 5)
+    started = [e.session for e in sup.history if e.actor == "a2" and e.kind == "started"][0]
+    assert got.session != started
+    assert check_mutual_exclusion(sup.history).ok
+
+
 def test_checker_flags_overlap_without_pause():
     ev = [ActorEvent("a", "acquired", path="/l/n1", time=1.0), ActorEvent("b", "acquired", path="/l/n2", time=2.0),
           ActorEvent("a", "released", path="/l/n1", time=3.0), ActorEvent("b", "released", path="/l/n2", time=4.0)]

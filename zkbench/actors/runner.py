@@ -30,6 +30,7 @@ from zkbench.recipes import (Barrier, ConfigWatcher, DoubleBarrier, FencedResour
                              Master, ServiceRegistry, ServiceWatcher, StaleTokenError, Step, TakeMode, Worker,
                              delete_config, set_config, submit_task)
 from zkbench.recipes._common import session_id, wait_connected
+from zkbench.recipes.lock import LockLostError
 from zkbench.settings import load_settings
 from zkbench.recipes.queue import GUARANTEES
 
@@ -112,7 +113,13 @@ def role_lock(ctx: Context) -> None:
         cycle += 1
         lock = Lock(ctx.client, a.path, ctx.id, narrate=out.step)
         try:
-            if not lock.acquire(timeout=a.timeout):
+            try:
+                if not lock.acquire(timeout=a.timeout):
+                    continue
+            except LockLostError as exc:  # the session expired while we waited: queue up again
+                out.emit("retrying", f"{exc}; queueing again with the new session", state="waiting")
+                wait_connected(ctx.client, 30)
+                cycle -= 1  # this attempt does not count
                 continue
             token = lock.token or 0
             out.emit("working", f"acquired lock, working for {a.hold:g}s", state="holding", path=lock.node,
@@ -124,7 +131,11 @@ def role_lock(ctx: Context) -> None:
                 left = end - time.monotonic()
                 if left <= 0:
                     break
-                ctx.sleep(min(left, a.work_interval) if fenced is not None else left)
+                if fenced is None and lock.lost.is_set():
+                    out.emit("stopped-work", "lock lost: stopped working", state="lost")
+                    break
+                # with --fence we keep writing, like a holder that has not noticed: the fence refuses it
+                ctx.sleep(min(left, a.work_interval if fenced is not None else 0.1))
         finally:
             lock.close()
         if a.pause_between:
@@ -184,7 +195,12 @@ def role_queue_worker(ctx: Context) -> None:
                  state="waiting", mode=q.mode.value)
     done = 0
     while a.max_jobs == 0 or done < a.max_jobs:
-        job = q.take(timeout=1.0)
+        try:
+            job = q.take(timeout=1.0)
+        except LockLostError as exc:
+            ctx.out.emit("retrying", f"{exc}; trying again", state="waiting")
+            wait_connected(ctx.client, 30)
+            continue
         if job is None:
             continue
         try:
@@ -315,7 +331,9 @@ def _add_role_options(role: str, p: argparse.ArgumentParser) -> None:
         p.add_argument("--repeat", type=int, default=1, help="acquire/release cycles, 0 = forever (default 1)")
         p.add_argument("--pause-between", type=dur, default=0.0, help="wait between cycles")
         p.add_argument("--timeout", type=dur, default=None, help="give up waiting after this long")
-        p.add_argument("--fence", metavar="ZNODE", help="while holding, write to this fenced znode with the token")
+        p.add_argument("--fence", metavar="ZNODE",
+                       help="while holding, write to this fenced znode with the fencing token; the writes go on "
+                            "after a lost session, as a holder that has not noticed would, and the fence refuses them")
         p.add_argument("--work-interval", type=dur, default=0.5, help="time between fenced writes (default 0.5s)")
     elif role == "election":
         p.add_argument("--path", default="/election", help="election znode (default /election)")
@@ -436,7 +454,7 @@ def run_actor(args: argparse.Namespace) -> int:
     except ConnectError as exc:
         out.emit("error", str(exc), state="stopped")
         return 2
-    except (KazooException, ValueError, OSError) as exc:
+    except (KazooException, ZkBenchError, ValueError, OSError) as exc:
         log.debug("actor failed", exc_info=True)
         out.emit("error", explain(exc), state="stopped", error=type(exc).__name__)
         return 1

@@ -11,7 +11,7 @@ from typing import Any
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from zkbench.recipes._common import delete_quietly, join
+from zkbench.recipes._common import delete_quietly, join, retry_on_loss
 from zkbench.recipes.narration import Narrated, Narrator, RecipeState
 
 __all__ = ["Barrier", "DoubleBarrier"]
@@ -52,7 +52,8 @@ class Barrier(Narrated):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             gone = threading.Event()
-            if self.client.exists(self.path, watch=lambda _e: gone.set()) is None:
+            if retry_on_loss(self.client, lambda: self.client.exists(self.path, watch=lambda _e: gone.set()),
+                             deadline) is None:
                 self._say("passed", f"barrier {self.path} is gone, passing", path=self.path,
                           state=RecipeState.WORKING, watching=None)
                 return True
@@ -84,7 +85,8 @@ class DoubleBarrier(Narrated):
         self._narrate = narrate
 
     def _members(self) -> list[str]:
-        return sorted(c for c in self.client.get_children(self.path) if c != self.READY)
+        names = retry_on_loss(self.client, lambda: self.client.get_children(self.path))
+        return sorted(c for c in names if c != self.READY)
 
     def enter(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -133,7 +135,8 @@ class DoubleBarrier(Narrated):
                 delete_quietly(self.client, self.node)
                 target = members[0]
             target_path = join(self.path, target)
-            if self.client.exists(target_path, watch=lambda _e: gone.set()) is None:
+            if retry_on_loss(self.client, lambda: self.client.exists(target_path, watch=lambda _e: gone.set()),
+                             deadline) is None:
                 continue
             self._say("waiting-leave", f"waiting for {target} to leave", path=self.node, watching=target_path,
                       waiting_for=target, remaining=len(members))

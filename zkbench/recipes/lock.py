@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
+from kazoo.protocol.states import EventType
 from kazoo.exceptions import (BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError,
                               OperationTimeoutError, SessionExpiredError)
 
@@ -59,6 +60,7 @@ class Lock(Narrated):
         self._held = False
         self._suspended = False
         self._wake = threading.Event()
+        self._wake_event: Any = None
         self._mutex = threading.Lock()
 
     # -- public API -------------------------------------------------------------------------------------------
@@ -137,6 +139,7 @@ class Lock(Narrated):
         try:
             while True:
                 self._wake.clear()
+                self._wake_event = None
                 children = retry_on_loss(self.client, self._children, deadline)
                 if name not in children:
                     raise LockLostError(f"lock node {node} vanished while waiting: the session expired")
@@ -168,7 +171,16 @@ class Lock(Narrated):
                     return False
                 if self.lost.is_set():
                     raise LockLostError(f"session lost while waiting for {self.path}")
-                self._say("woken", f"{display_name(pred)} deleted, re-checking", path=node, watching=None)
+                if getattr(self._wake_event, "type", None) == EventType.DELETED:
+                    self._say("woken", f"{display_name(pred)} deleted, re-checking", path=node, watching=None)
+                else:  # kazoo fires every watch with a NONE event when the connection drops: watch again
+                    self._say("rewatch", f"connection interrupted; re-checking and watching {display_name(pred)} "
+                              "again", path=node, watching=None)
+        except SessionExpiredError:
+            self._held = False
+            self.node = None
+            self.client.remove_listener(self._on_connection_state)
+            raise LockLostError(f"session expired while waiting for {self.path}: the lock node is gone") from None
         except BaseException:
             self._held = False
             if self.node is not None:
@@ -185,6 +197,7 @@ class Lock(Narrated):
                   watching=None)
 
     def _on_pred(self, event: Any) -> None:  # kazoo's callback thread
+        self._wake_event = event
         self._wake.set()
 
     def _on_connection_state(self, state: str) -> None:  # kazoo's connection thread: narrate, never block

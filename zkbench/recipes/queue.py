@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, OperationTimeoutError
 
-from zkbench.recipes._common import RecipeError, delete_quietly, join, sort_by_sequence
+from zkbench.recipes._common import RecipeError, delete_quietly, join, retry_on_loss, sort_by_sequence, wait_connected
 from zkbench.recipes.lock import Lock
 from zkbench.recipes.narration import Narrated, Narrator, RecipeState
 
@@ -101,9 +101,14 @@ class JobQueue(Narrated):
             self.client.ensure_path(self.claims_path)
         while True:
             wake = threading.Event()
-            names = sort_by_sequence(self.client.get_children(self.path, watch=lambda _e: wake.set()),
-                                     self.marker)
-            job = self._try_take(names, wake) if names else None
+            names = sort_by_sequence(
+                retry_on_loss(self.client, lambda: self.client.get_children(self.path, watch=lambda _e: wake.set()),
+                              deadline), self.marker)
+            try:
+                job = self._try_take(names, wake) if names else None
+            except (ConnectionLoss, OperationTimeoutError):
+                wait_connected(self.client, 30)
+                continue  # our claim may or may not exist: listing again sorts it out (it is ephemeral)
             if job is not None:
                 return job
             remaining = None if deadline is None else deadline - time.monotonic()
