@@ -124,6 +124,7 @@ class ShellInput(Input):
 class ShellPane(Vertical):
     """``ShellPane(workbench)``: the shell on ``workbench.client``, completing from ``workbench.mirror``."""
 
+    SCOPED_CSS = False  # one rule below is about the dock around the pane; every other starts with ShellPane
     DEFAULT_CSS = """
     ShellPane {
         height: 1fr;
@@ -155,6 +156,12 @@ class ShellPane(Vertical):
     }
     ShellPane ShellInput:focus {
         border: none;
+    }
+    /* In the main screen's dock: the dock draws the top border, and the Footer (also docked at the bottom)
+       would cover the input row. */
+    #shell-dock > ShellPane {
+        border-top: none;
+        margin-bottom: 1;
     }
     ShellPane.-confirming #shell-prompt {
         color: $warning;
