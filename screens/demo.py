@@ -18,6 +18,7 @@ import time
 from importlib import resources
 from typing import Any
 
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
@@ -25,7 +26,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Markdown, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from zkbench.actors import ActorError, ActorEvent, Supervisor
 from zkbench.demos import ActorCardState, DemoModel, DemoSpec, Fate, demo_spec, side_summary
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SESSION_TIMEOUT = 5.0  # seconds: short enough that a workshop sees failover, long enough to read it
 NARROW_WIDTH = 120
+LOG_REORDER_SECONDS = 0.3  # how long narration waits for a late line from another actor's pipe
 
 
 class DemoCommands(Provider):
@@ -102,7 +104,7 @@ class DemoScreen(Screen[None]):
         Binding("s", "stop_actor", "Stop", id="demo_stop_actor"),
         Binding("k", "crash_actor", "Crash", id="demo_crash_actor"),
         Binding("p", "pause_actor", "Pause/resume", id="demo_pause_actor"),
-        Binding("K", "crash_key", "Crash holder", id="demo_crash_key"),
+        Binding("K", "crash_key", "Crash holder/leader", id="demo_crash_key"),
         Binding("g", "gc_pause", "GC pause", id="demo_gc_pause"),
         Binding("r", "crash_random", "Crash random worker", id="demo_crash_random"),
         Binding("j", "add_jobs", "Add jobs", id="demo_add_jobs"),
@@ -129,6 +131,7 @@ class DemoScreen(Screen[None]):
     def __init__(self, workbench: Any, kind: str, *, base: str | None = None,
                  session_timeout: float | None = None, autostart: bool | tuple[tuple[str, int], ...] = True,
                  model: DemoModel | None = None, tree_model: Any = None, clock: Any = time.time,
+                 options: dict[str, dict[str, Any]] | None = None,
                  name: str | None = None, id: str | None = None) -> None:  # noqa: A002
         super().__init__(name=name, id=id)
         spec = demo_spec(kind)
@@ -137,6 +140,7 @@ class DemoScreen(Screen[None]):
         self.workbench = workbench
         self.session_timeout = session_timeout or DEFAULT_SESSION_TIMEOUT
         self.autostart = autostart
+        self.options = options or {}  # role key -> spawn options that override the spec's (tests: shorter holds)
         self.model = model or DemoModel(self.spec)
         self.tree_model = tree_model
         self.clock = clock
@@ -166,7 +170,7 @@ class DemoScreen(Screen[None]):
                                  id="demo-tree-missing")
             yield VerticalScroll(id="demo-cards")
             with VerticalScroll(id="demo-side"):
-                yield Markdown(self.spec.note, id="demo-note")
+                yield Static(RichMarkdown(self.spec.note), id="demo-note")
                 yield Static("", id="demo-extra")
         yield NarrationLog(id="demo-log")
         yield Footer()
@@ -283,6 +287,7 @@ class DemoScreen(Screen[None]):
         """Long-lived async worker: drain the actors' events ~20 times a second and apply them in one batch."""
         while True:
             await asyncio.sleep(0.05)
+            self._flush_log()
             if not self._inbox:
                 continue
             batch: list[ActorEvent] = []
@@ -300,15 +305,32 @@ class DemoScreen(Screen[None]):
         self._render_model(batch)
 
     def _render_model(self, batch: list[ActorEvent]) -> None:
-        log_widget = self.query_one(NarrationLog)
-        if batch:
-            t0 = self.model.history[0].time if self.model.history else None
-            log_widget.write_events(batch, t0)
+        self._pending_log.extend(batch)
+        self._flush_log()
         self._sync_cards()
         inv = self.model.invariant()
         self.query_one(InvariantLine).show(inv.level.value, inv.text, inv.detail)
         self.query_one("#demo-extra", Static).update(Text("\n".join(side_summary(self.model))))
         self._refresh_cards_title()
+
+    def _flush_log(self, everything: bool = False) -> None:
+        """Write narration lines older than :data:`LOG_REORDER_SECONDS`, in time order.
+
+        Each actor's lines come through its own pipe, so a line can arrive after a later line of another actor;
+        holding lines back a moment lets them be interleaved by the time they happened.
+        """
+        if not self._pending_log:
+            return
+        self._pending_log.sort(key=lambda e: e.time)
+        cutoff = self.clock() - LOG_REORDER_SECONDS
+        n = len(self._pending_log) if everything else 0
+        if not everything:
+            while n < len(self._pending_log) and self._pending_log[n].time <= cutoff:
+                n += 1
+        if n:
+            ready, self._pending_log = self._pending_log[:n], self._pending_log[n:]
+            t0 = self.model.history[0].time if self.model.history else None
+            self.query_one(NarrationLog).write_events(ready, t0)
 
     def _sync_cards(self) -> None:
         container = self.query_one("#demo-cards", VerticalScroll)
@@ -349,6 +371,7 @@ class DemoScreen(Screen[None]):
         role = self.spec.roles[role_key]
         actor_id = self.model.next_id(role_key)
         options = role.options(self.spec.base, self.model.highest[role_key])
+        options.update(self.options.get(role_key, {}))
         options.update(overrides)
         try:
             self._ensure_supervisor().spawn(role.role, actor_id, **options)
@@ -569,6 +592,8 @@ class DemoScreen(Screen[None]):
 
     # ------------------------------------------------------------------ bindings and palette
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "crash_key":
+            return self.kind in ("lock", "election", "queue", "master-worker")
         if action in self._COMMON:
             return True
         if action == "gc_pause":
@@ -585,12 +610,14 @@ class DemoScreen(Screen[None]):
              self.action_crash_actor),
             ("Demo: pause/resume selected actor", "SIGSTOP / SIGCONT, like a long GC pause (p)",
              self.action_pause_actor),
-            (f"Demo: crash {self.spec.crash_hint}", f"SIGKILL {self.spec.crash_hint} (K)", self.action_crash_key),
             ("Demo: dismiss ended actors", "Remove the cards of crashed and stopped actors (X)",
              self.action_dismiss_all),
             ("Demo: toggle note", "Show or hide the learner's note (n)", self.action_toggle_note),
             ("Demo: leave", "Stop every actor of this demo and go back (Esc)", self.action_leave),
         ]
+        if self.check_action("crash_key", ()):
+            out.append((f"Demo: crash {self.spec.crash_hint}", f"SIGKILL {self.spec.crash_hint} (K)",
+                        self.action_crash_key))
         if self.kind in ("lock", "election"):
             out.append(("Demo: GC-pause lesson", "Pause the holder past its session timeout, then resume it (g)",
                         self.action_gc_pause))

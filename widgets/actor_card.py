@@ -7,6 +7,7 @@ cards. A crashed or stopped actor's card stays, greyed or red, until dismissed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -14,7 +15,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-__all__ = ["ActorCard", "STATE_STYLE"]
+__all__ = ["ActorCard", "STATE_STYLE", "readable"]
 
 # Recipe state -> card class (colours live in the CSS below, with theme variables).
 STATE_STYLE = {
@@ -36,6 +37,8 @@ class ActorCard(Static, can_focus=True):
         border-subtitle-color: $text-muted;
         padding: 0 1;
         margin: 0 0 0 0;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     ActorCard.-good { border: round $success; }
     ActorCard.-wait { border: round $secondary; }
@@ -93,7 +96,11 @@ class ActorCard(Static, can_focus=True):
         text = Text(no_wrap=True, overflow="ellipsis")
         fate = getattr(s.fate, "value", str(s.fate))
         state = s.state.upper() if s.state in ("holding", "leader") else s.state
-        text.append(f"{state:<10}", style="bold")
+        if fate == "crashed":
+            text.append("crashed", style="bold")
+            text.append(f" (was {state})" if s.state not in ("stopped", "starting") else "", style="dim")
+        else:
+            text.append(f"{state:<11}", style="bold")
         text.append(f" {s.role}", style="dim")
         if s.pid:
             text.append(f"  pid {s.pid}", style="dim")
@@ -103,10 +110,10 @@ class ActorCard(Static, can_focus=True):
         detail = Text(no_wrap=True, overflow="ellipsis")
         if s.watching:
             detail.append("watching ", style="dim")
-            detail.append(s.watching)
+            detail.append(readable(s.watching))
         elif s.node and fate not in ("stopped", "crashed", "failed"):
             detail.append("node ", style="dim")
-            detail.append(s.node)
+            detail.append(readable(s.node))
         for k, v in s.facts.items():
             if detail.plain:
                 detail.append("  ")
@@ -134,6 +141,15 @@ class ActorCard(Static, can_focus=True):
         if 0 <= i < len(cards):
             cards[i].focus()
             cards[i].scroll_visible()
+
+
+_PROTECTED = re.compile(r"(?<=/)_c_[0-9a-f]+-")
+
+
+def readable(path: str) -> str:
+    """``/locks/db/_c_3b7a20aaee31-lock-0000000001`` -> ``/locks/db/lock-0000000001``: the guid prefix of a
+    protected create is how a recipe finds its own node after a lost reply, not something a learner needs."""
+    return _PROTECTED.sub("", path)
 
 
 def _fate_text(s: Any) -> str:
