@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, Label, Markdown, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from zkbench.errors import explain
@@ -52,7 +52,8 @@ class NavBar(Static):
     def render_for(self, where: str, read_only: bool) -> None:
         text = Text()
         text.append("zkbench", style="bold")
-        text.append(f" › {where}")
+        text.append(" › ")
+        text.append(where, style="bold")
         text.append("   F1 help · F2 shell · F3 ensemble · F4 demos · ^p commands", style="dim")
         if read_only:
             text.append("   READ-ONLY", style="bold reverse")
@@ -68,13 +69,15 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,f1,question_mark", "dismiss", "Close", id="help_close")]
 
-    def __init__(self, markdown: str) -> None:
+    def __init__(self, content: Any, text: str) -> None:
         super().__init__()
-        self._markdown = markdown
+        self._content = content
+        self.help_text = text  # the same content as plain text (tests, screen readers)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-body"):
-            yield Markdown(self._markdown)
+        body = VerticalScroll(Static(self._content), id="help-body")
+        body.border_title = "zkbench help"
+        yield body
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)
@@ -112,12 +115,12 @@ class PathPrompt(ModalScreen[str | None]):
         self._initial = initial
 
     def compose(self) -> ComposeResult:
-        from zkbench.app_support import MirrorPathSuggester
+        from zkbench.screens.main import PathSuggester
 
         with VerticalScroll(id="path-box"):
             yield Label(self._title)
-            yield Input(self._initial, placeholder="/path/to/znode", id="path-input",
-                        suggester=MirrorPathSuggester(self._model) if self._model is not None else None)
+            yield Input(self._initial, placeholder="/path/to/znode  (→ completes)", id="path-input",
+                        suggester=PathSuggester(lambda: self._model))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)
@@ -278,16 +281,36 @@ class ZkBenchApp(App[int]):
 
     # ------------------------------------------------------------------ actions
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self._help_markdown()))
+        from zkbench.app_support import help_content
 
-    def action_toggle_shell(self) -> None:
-        toggle = getattr(self._main, "toggle_shell", None)
-        if toggle is None:
-            self.notify("The shell pane is not available", severity="warning", markup=False)
+        self.push_screen(HelpScreen(*help_content(self)))
+
+    async def action_toggle_shell(self) -> None:
+        """Show the shell pane below the tree (mounting it the first time), or hide it; hidden, it keeps its
+        history and output."""
+        from zkbench.widgets.shell_pane import ShellPane
+
+        if self._main is None:
             return
         if self.screen is not self._main:
             self.switch_to_main()
-        toggle()
+        dock = self._main.query_one("#shell-dock")
+        panes = dock.query(ShellPane)
+        if not panes:
+            pane = ShellPane(self.workbench)
+            await dock.mount(pane)
+            self._main.show_shell_dock(True)
+            pane.focus_input()
+            return
+        pane = panes.first()
+        if dock.display and not pane.has_focus_within:
+            pane.focus_input()
+            return
+        self._main.show_shell_dock(not dock.display)
+        if dock.display:
+            pane.focus_input()
+        else:
+            self._main.tree.focus()
 
     def switch_to_main(self) -> None:
         while len(self.screen_stack) > 1 and self.screen is not self._main:
@@ -341,15 +364,11 @@ class ZkBenchApp(App[int]):
                 hook(self.workbench.read_only)
 
     def action_go_to_path(self) -> None:
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            self.switch_to_main()
-            go = getattr(self._main, "select_path", None)
-            if go is not None:
-                go(path)
-
-        self.push_screen(PathPrompt("Go to path", self.workbench.mirror), chosen)
+        """The main screen's jump box (with completion), from anywhere."""
+        if self._main is None:
+            return
+        self.switch_to_main()
+        self._main.action_jump()
 
     def action_export_subtree(self) -> None:
         def chosen(path: str | None) -> None:
@@ -386,12 +405,6 @@ class ZkBenchApp(App[int]):
                             self.action_export_subtree)
         yield SystemCommand("Help", "Keys and shell commands (F1 or ?)", self.action_help)
         yield from super().get_system_commands(screen)
-
-    # ------------------------------------------------------------------ help
-    def _help_markdown(self) -> str:
-        from zkbench.app_support import help_markdown
-
-        return help_markdown(self)
 
     # ------------------------------------------------------------------ errors
     def _report_unexpected(self, exc: BaseException) -> None:

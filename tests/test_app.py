@@ -1,0 +1,215 @@
+"""The app frame: navigation between every screen and back, palette, keymap, read-only toggle, help, resilience.
+
+Pilot tests run against the live test server (each in its own chroot); snapshots render a fixed model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+
+from zkbench.app import ConnectionBanner, DemoPicker, HelpScreen, NavBar, ZkBenchApp
+from zkbench.connection import ConnectionSettings
+from zkbench.mirror import StaticTree
+from zkbench.settings import Settings
+from zkbench.workbench import Workbench
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZKBENCH_STATE_DIR", str(tmp_path / "state"))
+
+
+async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def live_app(hosts: str, **settings: object) -> ZkBenchApp:
+    workbench = Workbench(ConnectionSettings(hosts=hosts, session_timeout=4.0))
+    return ZkBenchApp(workbench, Settings(**settings))  # type: ignore[arg-type]
+
+
+async def test_navigation_between_every_screen_and_back(zk_chroot_hosts, zk):
+    zk.create("/app/config", b'{"log_level": "INFO"}', makepath=True)
+    app = live_app(zk_chroot_hosts)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            main = app.screen
+            await wait_for(pilot, lambda: app.workbench.mirror is not None and "/app/config" in app.workbench.mirror,
+                           what="the mirror to hold /app/config")
+            assert main.query_one(NavBar) and main.query_one(ConnectionBanner)
+            assert not main.query_one(ConnectionBanner).has_class("-visible")
+
+            await pilot.press("f3")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "EnsembleScreen", what="ensemble screen")
+            assert app.screen.query(NavBar)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is main, what="back to the tree")
+
+            await pilot.press("f4")
+            await wait_for(pilot, lambda: isinstance(app.screen, DemoPicker), what="demo picker")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is main, what="back from the picker")
+
+            app.open_demo("lock")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "DemoScreen", what="lock demo")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is main, what="back from the demo")
+
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+            markdown = app.screen.help_text
+            assert "deleteall" in markdown and "F2" in markdown.replace("f2", "F2")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is main, what="back from help")
+
+            # the shell pane opens below the tree, keeps its state while hidden, and acts on the live tree
+            await pilot.press("f2")
+            from zkbench.widgets.shell_pane import ShellPane
+
+            await wait_for(pilot, lambda: bool(main.query(ShellPane)), what="shell pane")
+            pane = main.query_one(ShellPane)
+            await wait_for(pilot, lambda: pane.has_focus_within, what="shell focus")
+            await pilot.press(*"create /from-shell hi")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: "/from-shell" in app.workbench.mirror, what="/from-shell in the mirror")
+            assert zk.get("/from-shell")[0] == b"hi"
+            await pilot.press("f2")  # focus is in the pane: F2 hides it
+            await wait_for(pilot, lambda: not main.query_one("#shell-dock").display, what="shell hidden")
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: main.query_one("#shell-dock").display, what="shell shown again")
+            assert main.query_one(ShellPane) is pane  # the same pane: history and output kept
+    finally:
+        app.workbench.close()
+
+
+async def test_palette_offers_every_action_and_runs_them(zk_chroot_hosts):
+    app = live_app(zk_chroot_hosts)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            titles = {c.title for c in app.get_system_commands(app.screen)}
+            for expected in ("Go to path", "Open shell", "Ensemble view", "Demo: Distributed lock",
+                             "Demo: Master-worker", "Toggle read-only", "Reconnect", "Export subtree", "Help",
+                             "Theme", "Quit"):
+                assert expected in titles
+            await wait_for(pilot, lambda: app.workbench.client is not None, what="user session")
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
+            await pilot.press(*"toggle read")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.workbench.read_only, what="read-only on")
+            assert "READ-ONLY" in str(app.screen.query_one(NavBar).render())
+    finally:
+        app.workbench.close()
+
+
+async def test_read_only_toggle_refuses_writes_from_the_shell(zk_chroot_hosts, zk):
+    app = live_app(zk_chroot_hosts)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.workbench.client is not None, what="user session")
+            await pilot.press("f6")
+            assert app.workbench.read_only and app.workbench.client.read_only
+            await pilot.press("f2")
+            await pilot.pause(0.3)
+            await pilot.press(*"create /nope x")
+            await pilot.press("enter")
+            await pilot.pause(1.0)
+            assert zk.exists("/nope") is None
+            await pilot.press("escape")
+            await pilot.press("f6")
+            assert not app.workbench.read_only
+    finally:
+        app.workbench.close()
+
+
+async def test_remapped_key_from_settings(zk_chroot_hosts):
+    app = live_app(zk_chroot_hosts, keys={"ensemble": "f9", "help": "f10"})
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f3")  # no longer bound
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "MainScreen"
+            await pilot.press("f9")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "EnsembleScreen", what="ensemble via f9")
+            await pilot.press("escape")
+            await pilot.press("f10")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help via f10")
+            assert "F9\tEnsemble" in app.screen.help_text
+    finally:
+        app.workbench.close()
+
+
+async def test_dead_server_is_one_line_and_the_app_keeps_running():
+    from zkbench.server import free_port
+
+    port = free_port()
+    workbench = Workbench(ConnectionSettings(hosts=f"127.0.0.1:{port}", connect_timeout=1.0))
+    app = ZkBenchApp(workbench, Settings())
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: app.connect_error is not None, what="the connect error")
+            assert "\n" not in app.connect_error and "connection refused" in app.connect_error
+            banner = app.screen.query_one(ConnectionBanner)
+            assert banner.has_class("-visible") and "F5 to retry" in str(banner.render())
+            await pilot.press("f1")  # still usable
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+    finally:
+        workbench.close()
+
+
+async def test_unexpected_exception_is_logged_and_shown_not_fatal(tmp_path: Path):
+    workbench = Workbench(ConnectionSettings(hosts="127.0.0.1:1"))
+    workbench.mirror = StaticTree.from_dict({"/a": b"x"})
+    app = ZkBenchApp(workbench, Settings(), resilient=True, open_on_mount=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app._handle_exception(RuntimeError("boom"))
+        await pilot.pause(0.1)
+        assert app.is_running
+        log = tmp_path / "state" / "errors.log"
+        assert "RuntimeError: boom" in log.read_text()
+        assert any("boom" in str(n.message) for n in app._notifications)
+
+
+# ---------------------------------------------------------------------------------------------- snapshots
+SNAP_TREE = {
+    "/app": b"",
+    "/app/config": b'{"log_level": "INFO", "features": ["a", "b"]}',
+    "/app/locks/db/lock-0000000001": (b"", {"ephemeralOwner": 0x1000001234}),
+    "/services/payment/instance-0000000003": (b"127.0.0.1:8081", {"ephemeralOwner": 0x1000005678}),
+    "/zookeeper/config": b"",
+    "/zookeeper/quota": b"",
+}
+
+
+def snapshot_app() -> ZkBenchApp:
+    workbench = Workbench(ConnectionSettings(hosts="127.0.0.1:2181"))
+    workbench.mirror = StaticTree.from_dict(SNAP_TREE)
+    return ZkBenchApp(workbench, Settings(), open_on_mount=False)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_snapshot_main_screen(snap_compare, size):
+    async def ready(pilot):
+        pilot.app.screen.on_workbench_ready()
+        await pilot.pause(0.3)
+
+    assert snap_compare(snapshot_app(), terminal_size=size, run_before=ready)
+
+
+def test_snapshot_help_screen(snap_compare):
+    async def open_help(pilot):
+        await pilot.press("f1")
+        await pilot.pause(0.3)
+
+    assert snap_compare(snapshot_app(), terminal_size=(100, 40), run_before=open_help)
