@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from kazoo.client import KazooState
 
 from zkbench.connection import ConnectionSettings, connect
 from zkbench.protocol import ZkClient

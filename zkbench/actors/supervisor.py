@@ -259,10 +259,13 @@ class Supervisor:
                 self._listeners.remove(callback)
 
     def subscribe(self) -> "queue.Queue[ActorEvent]":
-        """A thread-safe queue that receives every event from now on."""
+        """A thread-safe queue that receives every event from now on (``unsubscribe`` it when done)."""
         q: queue.Queue[ActorEvent] = queue.Queue()
         self.add_listener(q.put)
         return q
+
+    def unsubscribe(self, q: "queue.Queue[ActorEvent]") -> None:
+        self.remove_listener(q.put)
 
     async def events(self) -> AsyncIterator[ActorEvent]:
         """Every event from now on, for an asyncio consumer (a Textual async worker)."""
@@ -319,7 +322,7 @@ class Supervisor:
                     handle.state = event.state
                 if event.session:
                     handle.session = event.session
-                if event.kind in ("waiting", "following", "acquired", "elected", "released", "lost", "idle"):
+                if "recipe" in event.details:  # every recipe step carries what is watched now
                     handle.watching = event.watching
             self._cond.notify_all()
         for callback in listeners:

@@ -12,7 +12,7 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import ConnectionLoss, NoNodeError, OperationTimeoutError, SessionExpiredError
 
 from zkbench.recipes._common import create_protected, delete_quietly, join, new_guid, sort_by_sequence
-from zkbench.recipes.narration import Narrated, Narrator, RecipeState, short
+from zkbench.recipes.narration import Narrated, Narrator, RecipeState
 
 __all__ = ["ServiceRegistry", "ServiceWatcher"]
 
@@ -154,7 +154,3 @@ class ServiceWatcher(Narrated):
         if state == KazooState.CONNECTED and not self._closed:
             # watches survive a reconnect within the session, not a new session: re-read either way (cheap)
             self.client.handler.spawn(self._on_event, None)
-
-
-def short_names(paths: list[str]) -> list[str]:
-    return [short(p) for p in paths]

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import ConnectionLoss, NodeExistsError, NoNodeError, OperationTimeoutError, SessionExpiredError
 
 from zkbench.recipes._common import RecipeError, join, sort_by_sequence
@@ -67,33 +67,45 @@ class Master(Narrated):
         self.identifier = identifier
         self._narrate = narrate
         self._wake = threading.Event()
+        self._known_workers: list[str] | None = None
         self.latch = LeaderLatch(client, self.paths["masters"], identifier, narrate=narrate,
                                  on_elected=lambda _epoch: self._wake.set(),
-                                 on_revoked=lambda: self._wake.set())
+                                 on_revoked=self._on_revoked)
+
+    def _on_revoked(self) -> None:
+        self._known_workers = None  # narrate the pool again when we lead again
+        self._wake.set()
 
     def run(self, stop: threading.Event) -> None:
+        """Campaign; while leading, reconcile once on election and then only when a watch (or reconnect) fires."""
         for p in self.paths.values():
             self.client.ensure_path(p)
+        self.client.add_listener(self._on_connection_state)
         self.latch.start()
+        pending = False
         try:
             while not stop.is_set():
-                if not self.latch.is_leader():
-                    self._wake.wait(0.5)
+                if self._wake.wait(0.5):
                     self._wake.clear()
+                    pending = True
+                if not pending or not self.latch.is_leader():
                     continue
-                self._wake.clear()
                 try:
                     self.reconcile()
+                    pending = False
                 except NotMasterError as exc:
                     self._say("deposed", str(exc), state=RecipeState.FOLLOWER)
-                    stop.wait(0.5)
+                    pending = False
                 except (ConnectionLoss, SessionExpiredError, OperationTimeoutError) as exc:
-                    log.info("master reconcile interrupted: %s", exc)
+                    log.info("master reconcile interrupted: %s; retrying", exc)
                     stop.wait(0.2)
-                    continue
-                self._wake.wait(0.5)  # a watch sets it; the timeout only lets us notice `stop`
         finally:
+            self.client.remove_listener(self._on_connection_state)
             self.latch.close()
+
+    def _on_connection_state(self, state: str) -> None:  # kazoo resets watches on reconnect: look again
+        if state == KazooState.CONNECTED:
+            self._wake.set()
 
     def _guarded(self) -> "object":
         node = self.latch.node
@@ -115,8 +127,10 @@ class Master(Narrated):
         """One pass: reassign the tasks of dead workers, then assign pending jobs to the least-loaded worker."""
         wake = lambda _e: self._wake.set()  # noqa: E731
         workers = sorted(self.client.get_children(self.paths["workers"], watch=wake))
-        self._say("workers", f"workers: {workers}", path=self.paths["workers"], state=RecipeState.LEADER,
-                  watching=self.paths["workers"], workers=workers)
+        if workers != self._known_workers:
+            self._known_workers = workers
+            self._say("workers", f"workers: {workers}", path=self.paths["workers"], state=RecipeState.LEADER,
+                      watching=self.paths["workers"], workers=workers)
         for owner in sorted(self.client.get_children(self.paths["tasks"])):
             if owner in workers:
                 continue
@@ -204,30 +218,50 @@ class Worker(Narrated):
         self._say("registered", f"registered {self.node}", path=self.node, state=RecipeState.REGISTERED)
 
     def run(self, stop: threading.Event) -> None:
+        """Register and process assigned tasks; list them again only when the child watch or a reconnect fires."""
         for p in self.paths.values():
             self.client.ensure_path(p)
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                self.register()
-                self.client.ensure_path(self.mine)
-                tasks = sort_by_sequence(self.client.get_children(self.mine, watch=lambda _e: self._wake.set()),
-                                         "task-")
-                if not tasks:
-                    self._say("idle", f"no tasks under {self.mine}; waiting", path=self.mine,
-                              state=RecipeState.WAITING, watching=self.mine)
-                    self._wake.wait(1.0)
-                    continue
-                for task in tasks:
-                    if stop.is_set():
-                        return
-                    self._do(task)
-            except RecipeError as exc:
-                self._say("error", str(exc), path=self.node)
-                stop.wait(0.5)
-            except (ConnectionLoss, SessionExpiredError, OperationTimeoutError) as exc:
-                log.info("worker loop interrupted: %s", exc)
-                stop.wait(0.2)
+        self.client.add_listener(self._on_connection_state)
+        look = True
+        idle_said = False
+        try:
+            while not stop.is_set():
+                if not look:
+                    if not self._wake.wait(0.5):
+                        continue
+                self._wake.clear()
+                look = False
+                try:
+                    self.register()
+                    self.client.ensure_path(self.mine)
+                    tasks = sort_by_sequence(
+                        self.client.get_children(self.mine, watch=lambda _e: self._wake.set()), "task-")
+                    if not tasks:
+                        if not idle_said:
+                            self._say("idle", f"no tasks under {self.mine}; waiting", path=self.mine,
+                                      state=RecipeState.WAITING, watching=self.mine)
+                            idle_said = True
+                        continue
+                    idle_said = False
+                    for task in tasks:
+                        if stop.is_set():
+                            return
+                        self._do(task)
+                    look = True  # more may have arrived while we worked
+                except RecipeError as exc:
+                    self._say("error", str(exc), path=self.node)
+                    look = True
+                    stop.wait(0.5)
+                except (ConnectionLoss, SessionExpiredError, OperationTimeoutError) as exc:
+                    log.info("worker loop interrupted: %s", exc)
+                    look = True
+                    stop.wait(0.2)
+        finally:
+            self.client.remove_listener(self._on_connection_state)
+
+    def _on_connection_state(self, state: str) -> None:  # re-register / re-list after a reconnect
+        if state == KazooState.CONNECTED:
+            self._wake.set()
 
     def _do(self, task: str) -> None:
         path = join(self.mine, task)
