@@ -264,8 +264,15 @@ def test_tree_find_grep_du_count(shell: Shell, zk) -> None:  # noqa: ANN001
 def test_cp_mv_rm_diff(shell: Shell, zk) -> None:  # noqa: ANN001
     zk.create("/src/a", b"\x00\xffbin", makepath=True)
     zk.set("/src", b"root")
+    zk.create("/src/ro/kid", b"k", makepath=True)
+    ok(shell, "setAcl /src/ro world:anyone:ra")  # no create permission: cp must still copy its child
     ok(shell, "cp /src /copy")
     assert zk.get("/copy/a")[0] == b"\x00\xffbin" and zk.get("/copy")[0] == b"root"
+    assert zk.get("/copy/ro/kid")[0] == b"k" and zk.get_acls("/copy/ro")[0][0].perms == 17
+    ok(shell, "setAcl /src/ro world:anyone:cdrwa")
+    ok(shell, "setAcl /copy/ro world:anyone:cdrwa")
+    ok(shell, "rm -r /src/ro --yes")
+    ok(shell, "rm -r /copy/ro --yes")
     assert "identical" in ok(shell, "diff /src /copy").text
     zk.set("/copy/a", b"new")
     zk.create("/copy/extra")

@@ -191,6 +191,33 @@ def _snapshot(shell: Shell, root: str) -> list[dict[str, Any]]:
     return nodes
 
 
+def _create_by_level(client, items: list[tuple[str, bytes | None, list[Any]]]) -> int:  # noqa: ANN001
+    """Create ``(path, data, acl)`` items a depth level at a time, each level's creates in flight together
+    (one round trip per level instead of one per znode). ACLs are set at the end, deepest first, so that a
+    read-only parent does not block its own children."""
+    by_depth: dict[int, list[tuple[str, bytes | None, list[Any]]]] = {}
+    for item in items:
+        by_depth.setdefault(item[0].count("/"), []).append(item)
+    created = 0
+    for depth in sorted(by_depth):
+        pending = [(path, client.create_async(path, data or b"")) for path, data, _acl in by_depth[depth]]
+        for path, result in pending:
+            try:
+                result.get()
+            except kex.KazooException as exc:
+                raise ShellError(f"stopped at {path}: {explain(exc, path)} ({created} znodes created before "
+                                 f"it)") from None
+            created += 1
+    acl_results = [(path, client.set_acls_async(path, acl)) for path, _data, acl in
+                   sorted(items, key=lambda item: -item[0].count("/")) if acl and acl != OPEN_ACL_UNSAFE]
+    for path, result in acl_results:
+        try:
+            result.get()
+        except kex.KazooException as exc:
+            raise ShellError(f"could not set the ACL of {path}: {explain(exc, path)}") from None
+    return created
+
+
 def _check_target(src: str, dst: str) -> None:
     if dst == src or dst.startswith(src.rstrip("/") + "/"):
         raise ShellError(f"Cannot copy {src} into itself ({dst})")
@@ -212,11 +239,7 @@ def cmd_cp(shell: Shell, words: list[str]) -> Result:
     parent = posixpath.dirname(dst) or "/"
     if client.exists(parent) is None:
         raise ShellError(f"Node does not exist: {parent} (parent of {dst})")
-    created = 0
-    for node in nodes:
-        target = _c()._join(dst, node["rel"])
-        client.create(target, node["data"] or b"", acl=node["acl"] or OPEN_ACL_UNSAFE)
-        created += 1
+    created = _create_by_level(client, [(_c()._join(dst, n["rel"]), n["data"], n["acl"]) for n in nodes])
     eph = sum(1 for n in nodes if n["stat"].ephemeralOwner)
     shell.invalidate(dst)
     note = f" ({eph} ephemeral copied as persistent)" if eph else ""
@@ -258,8 +281,7 @@ def cmd_mv(shell: Shell, words: list[str]) -> Result:
             raise ShellError(f"mv failed, nothing moved: {explain(failure)} (the tree changed meanwhile?)")
         how = "atomically"
     else:
-        for n in nodes:
-            client.create(_c()._join(dst, n["rel"]), n["data"] or b"", acl=n["acl"] or OPEN_ACL_UNSAFE)
+        _create_by_level(client, [(_c()._join(dst, n["rel"]), n["data"], n["acl"]) for n in nodes])
         edits.delete(client, src, recursive=True)
         how = "copy then delete (too large for one transaction)"
     shell.invalidate(src, dst)
@@ -524,19 +546,38 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
     if existing:
         _c()._confirm(opts, f"load {file} into {root}: {len(existing)} of {len(plan)} znodes already exist and "
                             f"will be overwritten? [y/N]")
+    if plan and plan[0][0] != "/":
+        top = posixpath.dirname(plan[0][0]) or "/"
+        if client.exists(top) is None:
+            client.ensure_path(top)
     created = updated = 0
-    for target, data, _acl in plan:
-        if target in existing:
-            client.set(target, data or b"")
-            updated += 1
-        else:
-            if target != "/" and client.exists(posixpath.dirname(target) or "/") is None:
-                client.ensure_path(posixpath.dirname(target))
-            client.create(target, data or b"")
-            created += 1
-    for target, _data, acl in reversed(plan):  # ACLs last, deepest first: a read-only parent must not block
-        if acl:
-            client.set_acls(target, acl)
+    # One level at a time with every request of the level in flight together (parents exist before children).
+    by_depth: dict[int, list[tuple[str, bytes | None, list[Any]]]] = {}
+    for item in plan:
+        by_depth.setdefault(item[0].rstrip("/").count("/"), []).append(item)
+    for depth in sorted(by_depth):
+        pending = []
+        for target, data, _acl in by_depth[depth]:
+            if target in existing:
+                pending.append((target, "set", client.set_async(target, data or b"")))
+            else:
+                pending.append((target, "create", client.create_async(target, data or b"")))
+        for target, kind, result in pending:
+            try:
+                result.get()
+            except kex.KazooException as exc:
+                raise ShellError(f"load stopped at {target}: {explain(exc, target)} "
+                                 f"({created} created, {updated} overwritten before it)") from None
+            if kind == "set":
+                updated += 1
+            else:
+                created += 1
+    acl_results = [(target, client.set_acls_async(target, acl)) for target, _d, acl in reversed(plan) if acl]
+    for target, result in acl_results:  # ACLs last: a read-only parent must not block its children's creates
+        try:
+            result.get()
+        except kex.KazooException as exc:
+            raise ShellError(f"load: could not set the ACL of {target}: {explain(exc, target)}") from None
     shell.invalidate()
     lines = [f"Loaded {len(plan)} znode{'s' if len(plan) != 1 else ''} into {root} "
              f"({created} created, {updated} overwritten)"]
