@@ -84,7 +84,6 @@ def _intervals(events: list[ActorEvent], start_kinds: set[str], end_kinds: set[s
                key_of: Any) -> list[_Interval]:
     out: list[_Interval] = []
     current: dict[str, _Interval] = {}
-    last = events[-1].time if events else 0.0
     for e in events:
         if e.kind in start_kinds and e.source == "actor":
             if e.actor in current and current[e.actor].key == key_of(e):
@@ -95,9 +94,7 @@ def _intervals(events: list[ActorEvent], start_kinds: set[str], end_kinds: set[s
             iv = current.pop(e.actor)
             iv.end = e.time
             out.append(iv)
-    for iv in current.values():
-        iv.end = max(last, iv.start)
-        out.append(iv)
+    out.extend(current.values())  # still holding when the history ends: the interval stays open (end = inf)
     return out
 
 
