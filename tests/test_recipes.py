@@ -161,6 +161,49 @@ def test_lost_create_reply_adopts_only_own_session_node(zk, sessions):
     assert found is not None and found[0] == mine and found[0] != foreign
 
 
+def test_lock_adopts_its_node_when_the_create_reply_is_lost(zk):
+    """Fault injection on a real client: the create reaches the server, but the caller sees ConnectionLoss."""
+    from kazoo.exceptions import ConnectionLoss
+
+    real_create = zk.create
+    calls = []
+
+    def create_then_lose_reply(*args, **kwargs):
+        result = real_create(*args, **kwargs)
+        calls.append(result)
+        if len(calls) == 1:
+            raise ConnectionLoss("reply lost")
+        return result
+
+    zk.create = create_then_lose_reply
+    try:
+        lock = Lock(zk, "/locks/lost-reply", "me")
+        assert lock.acquire(timeout=5)
+    finally:
+        del zk.create
+    assert len(calls) == 1  # no second create: the node with our guid was found and adopted
+    assert lock.node == calls[0][0]
+    assert zk.get_children("/locks/lost-reply") == [lock.node.rsplit("/", 1)[1]]
+    lock.release()
+
+
+def test_queue_guarantees_when_a_worker_dies_mid_job(zk, sessions):
+    # at-most-once: a worker that deleted the job to claim it and then died has lost it
+    q = JobQueue(zk, "/q1")
+    q.put("a")
+    dying = sessions(timeout=1.0)
+    assert JobQueue(dying, "/q1", mode=TakeMode.DELETE, worker="d").take(timeout=1) is not None
+    dying.stop()
+    assert JobQueue(zk, "/q1", mode=TakeMode.DELETE).take(timeout=0.3) is None
+    # locked (the course's version): the lock goes with the session, the job is still there for the next worker
+    JobQueue(zk, "/q2").put("b")
+    dying = sessions(timeout=1.0)
+    assert JobQueue(dying, "/q2", mode=TakeMode.LOCKED, worker="d").take(timeout=1).text == "b"
+    dying.stop()
+    job = JobQueue(zk, "/q2", mode=TakeMode.LOCKED, worker="next").take(timeout=5)
+    assert job is not None and job.text == "b"
+
+
 # -- election --------------------------------------------------------------------------------------------------
 def test_election_lone_candidate_followers_and_failover(zk, sessions):
     recs = [Recorder() for _ in range(3)]
