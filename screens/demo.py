@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import random
 import threading
 import time
@@ -42,6 +43,19 @@ log = logging.getLogger(__name__)
 DEFAULT_SESSION_TIMEOUT = 5.0  # seconds: short enough that a workshop sees failover, long enough to read it
 NARROW_WIDTH = 120
 LOG_REORDER_SECONDS = 0.3  # how long narration waits for a late line from another actor's pipe
+
+
+def _env_timeout() -> float | None:
+    """``ZKBENCH_DEMO_SESSION_TIMEOUT`` (seconds): the actors' session timeout, for rooms that want it longer."""
+    raw = os.environ.get("ZKBENCH_DEMO_SESSION_TIMEOUT", "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        log.warning("ignoring ZKBENCH_DEMO_SESSION_TIMEOUT=%r: not a number of seconds", raw)
+        return None
+    return value if value > 0 else None
 
 
 class DemoCommands(Provider):
@@ -138,7 +152,7 @@ class DemoScreen(Screen[None]):
         self.spec: DemoSpec = spec.with_base(base) if base else spec
         self.kind = kind
         self.workbench = workbench
-        self.session_timeout = session_timeout or DEFAULT_SESSION_TIMEOUT
+        self.session_timeout = session_timeout or _env_timeout() or DEFAULT_SESSION_TIMEOUT
         self.autostart = autostart
         self.options = options or {}  # role key -> spawn options that override the spec's (tests: shorter holds)
         self.model = model or DemoModel(self.spec)
@@ -215,7 +229,8 @@ class DemoScreen(Screen[None]):
         live = len(self.model.live())
         cards.border_title = f"Actors ({live} running)"
         sel = f"selected {self.selected} · " if self.selected else ""
-        cards.border_subtitle = f"{sel}session timeout {self.session_timeout:g}s"
+        timeout = self.model.negotiated_timeout or self.session_timeout
+        cards.border_subtitle = f"{sel}session timeout {timeout:g}s"
 
     # ------------------------------------------------------------------ tree
     def _mirror(self) -> Any:
@@ -368,6 +383,10 @@ class DemoScreen(Screen[None]):
 
     def spawn(self, role_key: str, **overrides: Any) -> str | None:
         """Start one actor of ``role_key``; returns its id (None, with a notification, if it failed)."""
+        if getattr(self.workbench, "read_only", False):
+            self.notify("Read-only mode is on: demo actors write to ZooKeeper, so none was started "
+                        "(F6 turns read-only off)", severity="warning", markup=False)
+            return None
         role = self.spec.roles[role_key]
         actor_id = self.model.next_id(role_key)
         options = role.options(self.spec.base, self.model.highest[role_key])
@@ -381,7 +400,17 @@ class DemoScreen(Screen[None]):
         self.started_ids.append(actor_id)
         return actor_id
 
+    def on_read_only_changed(self, read_only: bool) -> None:
+        """The app toggled read-only (F6): start the demo's actors if they were held back by it."""
+        if not read_only and self.autostart and not self.started_ids:
+            self._autostart()
+
     def _autostart(self) -> None:
+        if getattr(self.workbench, "read_only", False):
+            self.query_one(NarrationLog).note("read-only mode is on: no actors started (F6 turns it off; then "
+                                              "they start)", self.clock())
+            self.spawn(self.spec.default_role)  # explains why, once
+            return
         plan = self.spec.start if self.autostart is True else self.autostart
         for role_key, count in plan or ():
             for _ in range(count):

@@ -128,9 +128,11 @@ async def test_lock_demo_crash_holder_hands_over(workbench: Workbench, zk: Any) 
         assert_green(screen)
         assert f"held by {new}" in screen.query_one(InvariantLine).text
         # the narration shows the crash and the handover, interleaved in time order
-        lines = [str(line) for line in screen.query_one("#demo-log").lines]
-        assert any("SIGKILL" in line for line in lines)
-        assert any(new in line and "acquired lock" in line for line in lines)
+        def log_has(*words: str) -> bool:
+            return any(all(w in str(line) for w in words) for line in screen.query_one("#demo-log").lines)
+
+        await wait_for(pilot, lambda: log_has(holder, "SIGKILL") and log_has(new, "acquired lock"),
+                       what="the narration")
         # a graceful stop hands over at once (no session timeout to wait for)
         screen.selected = new
         started = time.monotonic()
@@ -266,9 +268,8 @@ async def test_config_demo_crash_app_and_set_value(workbench: Workbench) -> None
         field = app.screen.query_one("#demo-config-input")
         field.value = '{"log_level": "DEBUG"}'
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "all 2 apps see the latest config" in screen.query_one(InvariantLine).text,
-                       what="apps reloaded")
-        assert '"DEBUG"' in screen.query_one(InvariantLine).text
+        await wait_for(pilot, lambda: 'all 2 apps see the latest config: {"log_level": "DEBUG"}'
+                       in screen.query_one(InvariantLine).text, what="apps reloaded")
         assert_green(screen)
         await leave_and_check(app, pilot)
 
@@ -288,7 +289,12 @@ async def test_master_worker_demo_crash_master(workbench: Workbench) -> None:
         await pilot.press("K")
         new = (await wait_for(pilot, lambda: [a for a in cards_in(screen, "leader", "master") if a != master],
                               what="a new master"))[0]
-        await pilot.press("t")
+        # the same control through the command palette
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"submit tasks")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
         await wait_for(pilot, lambda: sum(e.kind == "task-done" for e in screen.model.history) == 10,
                        what="5 more tasks done under the new master")
         assert_green(screen)
@@ -308,3 +314,35 @@ async def test_quitting_the_app_stops_every_actor(workbench: Workbench) -> None:
     assert screen.closing is not None
     screen.closing.join(10)
     assert pids_alive(pids) == []
+
+
+async def test_read_only_mode_starts_no_actor(workbench: Workbench) -> None:
+    """Read-only means zkbench writes nothing: the demo says so instead of starting actors that would write."""
+    workbench.read_only = True
+    app = DemoHost(workbench, "lock")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.demo
+        await pilot.pause(0.5)
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        assert screen.model.cards == {} and screen.supervisor is None
+        assert any("Read-only mode is on" in n.message for n in app._notifications)  # noqa: SLF001
+        workbench.read_only = False
+        screen.on_read_only_changed(False)  # what the app calls after F6
+        await wait_for(pilot, lambda: len(screen.model.cards) == 3, what="the actors start")
+        await leave_and_check(app, pilot)
+
+
+def test_every_demo_offers_its_controls_in_the_palette() -> None:
+    from zkbench.demos import DEMO_SPECS
+
+    for kind, spec in DEMO_SPECS.items():
+        screen = DemoScreen(None, kind, autostart=False)
+        titles = [title for title, _help, _cb in screen.palette_commands()]
+        for control in spec.controls:
+            assert f"Demo: {control.title}" in titles, (kind, control)
+            assert screen.check_action(control.action, ()) is True
+        assert "Demo: crash selected actor" in titles and "Demo: leave" in titles
+        others = {c.action for k, sp in DEMO_SPECS.items() if k != kind for c in sp.controls}
+        for action in others - {c.action for c in spec.controls}:
+            assert not screen.check_action(action, ()), (kind, action)

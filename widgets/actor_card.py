@@ -101,11 +101,11 @@ class ActorCard(Static, can_focus=True):
             text.append(f" (was {state})" if s.state not in ("stopped", "starting") else "", style="dim")
         else:
             text.append(f"{state:<11}", style="bold")
-        text.append(f" {s.role}", style="dim")
+        if s.session:
+            text.append(f" session {s.session}", style="dim")
         if s.pid:
             text.append(f"  pid {s.pid}", style="dim")
-        if s.session:
-            text.append(f"  session {s.session}", style="dim")
+        text.append(f"  {s.role}", style="dim")
         text.append("\n")
         detail = Text(no_wrap=True, overflow="ellipsis")
         if s.watching:

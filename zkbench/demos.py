@@ -157,6 +157,7 @@ class DemoModel:
         self._pause_marks: dict[str, tuple[float, str | None]] = {}  # actor -> (paused at, what it believed)
         self._last_line: dict[str, tuple[str, str]] = {}  # actor -> (kind, message) of its last shown line
         self.repeats = 0  # lines not shown because the actor said the same thing again
+        self.negotiated_timeout: float | None = None  # what the server granted the actors (from "started")
 
     # -- ids
     def next_id(self, role_key: str) -> str:
@@ -215,6 +216,11 @@ class DemoModel:
             card.fate = Fate.RUNNING
         if e.kind == "started" and d.get("pid"):
             card.pid = int(d["pid"])
+        if e.kind == "started" and d.get("session_timeout"):
+            try:
+                self.negotiated_timeout = float(d["session_timeout"])
+            except (TypeError, ValueError):
+                log.debug("bad session_timeout in %s", e)
         if e.state:
             card.state = e.state
         if e.watching is not None or e.kind in ("acquired", "elected", "released", "lost", "woken", "idle",
