@@ -97,6 +97,10 @@ def test_graceful_stop_hands_lock_over_at_once(sup):
     assert kinds(sup, "a1")[-3:] == ["stopping", "released", "stopped"]
     with pytest.raises(ActorError, match="not running"):
         sup.pause("a1")
+    with pytest.raises(ActorError, match="unknown actor role 'lok'"):
+        sup.spawn("lok", "x")
+    with pytest.raises(ActorError, match="already running"):
+        sup.spawn("lock", "a2")
 
 
 def test_gc_pause_past_session_timeout_stale_write_is_fenced(sup, zk):

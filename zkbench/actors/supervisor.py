@@ -138,6 +138,10 @@ class Supervisor:
         """Start ``python -m zkbench.actors ROLE --json --id ACTOR_ID ...``; options become flags."""
         if self._closed:
             raise ActorError("supervisor is closed")
+        from zkbench.actors.runner import ROLES  # the role table lives with the actor code
+
+        if role not in ROLES:
+            raise ActorError(f"unknown actor role {role!r} (roles: {', '.join(ROLES)})")
         with self._cond:
             old = self._actors.get(actor_id)
             if old is not None and old.alive:
