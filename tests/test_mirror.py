@@ -428,3 +428,14 @@ def test_mirror_error_on_stop_before_start(settings: ConnectionSettings) -> None
     mirror.stop()  # harmless
     with pytest.raises(MirrorError):
         mirror.sync(0.1)
+
+
+def test_wide_node_does_not_stall_the_connection_thread(zk_admin: ZkClient, zk_root: str,
+                                                        settings: ConnectionSettings, strategy: str,
+                                                        mirror_factory: Callable[..., Mirror]) -> None:
+    # Replies are applied on kazoo's connection thread; queueing hundreds of reads from there once filled kazoo's
+    # wake-up socketpair and the thread blocked on itself (a regression test: 600 children -> 600 reads at once).
+    make_tree(zk_admin, zk_root, (600,))
+    mirror = mirror_factory(settings, strategy=strategy, root=zk_root)
+    assert mirror.ready.wait(20)
+    assert len(mirror) == 601

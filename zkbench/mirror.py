@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from kazoo.client import KazooState
-from kazoo.exceptions import ConnectionLoss, NoNodeError, SessionExpiredError
+from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, NoNodeError, SessionExpiredError
 from kazoo.protocol.serialization import GetChildren2, GetData, Sync, stat_struct
 from kazoo.protocol.states import EventType, ZnodeStat
 
@@ -58,6 +58,9 @@ STRATEGIES = ("auto", "classic", "persistent")
 _unpack_stat = stat_struct.unpack
 _q = stat_struct  # offsets in the 68 stat bytes: czxid 0, mzxid 8, pzxid 60, numChildren 56
 _EMPTY: tuple[str, ...] = ()
+#: Never leave more requests unsent in kazoo's queue: replies are applied on kazoo's connection thread, which must
+#: not block on its own wake-up socketpair (see ZkClient.submit).
+MAX_UNSENT = 128
 
 
 class MirrorError(ZkBenchError):
@@ -222,12 +225,27 @@ class StaticTree(_Store):
         return tree
 
 
+class _Inline:
+    """The mirror's "inbox": items are applied at once, on the calling thread (kazoo's connection thread for
+    replies, notifications and state changes), under the mirror's lock. Wire order is kept for free and no
+    thread hand-off sits between a notification, the re-read it causes and the event (each hand-off can cost a
+    GIL switch interval, 5 ms)."""
+
+    __slots__ = ("mirror",)
+
+    def __init__(self, mirror: "Mirror") -> None:
+        self.mirror = mirror
+
+    def put(self, item: tuple) -> None:
+        self.mirror._deliver(item)  # noqa: SLF001
+
+
 class _Sink:
-    """kazoo calls set/set_exception on its connection thread, in wire order: only enqueue."""
+    """kazoo calls set/set_exception on its connection thread, in wire order."""
 
     __slots__ = ("inbox", "ops")
 
-    def __init__(self, inbox: "queue.SimpleQueue[tuple]", ops: list[tuple[int, str]] | Any) -> None:
+    def __init__(self, inbox: _Inline, ops: list[tuple[int, str]] | Any) -> None:
         self.inbox = inbox
         self.ops = ops
 
@@ -280,7 +298,7 @@ class _WatchedGetChildren2(GetChildren2):
 
 
 # inbox item kinds
-_RESULT, _FAILED, _NOTE, _STATE, _SYNCED, _SYNC_FAILED, _WALK, _STOP = range(8)
+_RESULT, _FAILED, _NOTE, _STATE, _SYNCED, _SYNC_FAILED, _WALK = range(7)
 # op kinds
 _DATA, _KIDS = 0, 1
 
@@ -317,8 +335,12 @@ class Mirror(_Store):
         self.ready = threading.Event()
         self.client: ZkClient | None = None
         self._connection: Connection | None = None
-        self._inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._inbox = _Inline(self)
+        self._running = False
+        self._pumping = False
+        self._handlers = {_RESULT: self._on_result, _FAILED: self._on_failed, _NOTE: self._handle_note,
+                          _STATE: self._handle_state, _SYNCED: self._on_synced, _SYNC_FAILED: self._on_sync_failed,
+                          _WALK: self._begin_walk}
         self._todo: deque[tuple[int, str]] = deque()
         # path -> (origin seq, part of a walk) for reads queued or in flight
         self._pend: tuple[dict[str, tuple[int, bool]], dict[str, tuple[int, bool]]] = ({}, {})
@@ -341,7 +363,7 @@ class Mirror(_Store):
 
     def start(self) -> None:
         """Open the mirror's own session and start the initial sync in the background (returns quickly)."""
-        if self._thread is not None:
+        if self._running or self._connection is not None:
             raise MirrorError("mirror already started")
         self._connection = Connection(self.settings, role="mirror", on_event=self.events.put)
         client = self._connection.open()
@@ -362,16 +384,13 @@ class Mirror(_Store):
         except BaseException:
             self._connection.close()
             raise
-        self._thread = threading.Thread(target=self._run, name="zkbench-mirror", daemon=True)
-        self._thread.start()
+        self._running = True
         self._inbox.put((_WALK, "initial sync"))
 
     def stop(self) -> None:
         """Stop applying updates and close the mirror's session."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._inbox.put((_STOP,))
-            thread.join(timeout=10)
+        with self._lock:
+            self._running = False
         if self._connection is not None:
             client = self.client
             if client is not None:
@@ -399,7 +418,7 @@ class Mirror(_Store):
         deadline = time.monotonic() + timeout
         while True:
             client = self.client
-            if client is None or self._thread is None:
+            if client is None or not self._running:
                 raise MirrorError("mirror is not running")
             waiter = _Waiter()
             inbox = self._inbox
@@ -448,32 +467,25 @@ class Mirror(_Store):
         self._inbox.put((_STATE, state))
 
     # ------------------------------------------------------------------------------------------ the applier
-    def _run(self) -> None:
-        inbox = self._inbox
-        handlers = {_RESULT: self._on_result, _FAILED: self._on_failed, _NOTE: self._handle_note,
-                    _STATE: self._handle_state, _SYNCED: self._on_synced, _SYNC_FAILED: self._on_sync_failed,
-                    _WALK: self._begin_walk}
-        while True:
-            items = [inbox.get()]
+    def _deliver(self, item: tuple) -> None:
+        with self._lock:
+            if not self._running:
+                return
             try:
-                while len(items) < 256:
-                    items.append(inbox.get_nowait())
-            except queue.Empty:
-                pass
-            with self._lock:
-                for item in items:
-                    if item[0] == _STOP:
-                        return
-                    try:
-                        handlers[item[0]](*item[1:])
-                    except Exception:  # keep mirroring; a resync repairs what this item would have done
-                        log.exception("mirror failed to apply %r", item[:2])
-                self._finish_walk_if_done()
-                self._release_waiters()
+                self._handlers[item[0]](*item[1:])
+            except Exception:  # keep mirroring; a resync repairs what this item would have done
+                log.exception("mirror failed to apply %r", item[:2])
+            self._finish_walk_if_done()
+            self._release_waiters()
+            if self._pumping:
+                return  # a reply delivered from inside _pump (request failed at once): the outer loop goes on
+            self._pumping = True
             try:
                 self._pump()
             except Exception:
                 log.exception("mirror failed to send reads")
+            finally:
+                self._pumping = False
 
     def _queue_read(self, kind: int, path: str, origin: int, walk: bool) -> None:
         pend = self._pend[kind]
@@ -503,7 +515,7 @@ class Mirror(_Store):
         if client is None or not todo or not self._connected:
             return
         if self.strategy == "persistent":
-            while todo and self._inflight < self.window:
+            while todo and self._inflight < self.window and client.unsent_requests < MAX_UNSENT:
                 ops: list[tuple[int, str]] = []
                 reads = []
                 full = client._full  # noqa: SLF001
@@ -516,7 +528,7 @@ class Mirror(_Store):
                 self.stats["ops"] += len(ops)
                 client.submit(MultiRead(reads, raw_stat=True), _Sink(self._inbox, ops))
         else:
-            while todo and self._inflight < self.classic_window:
+            while todo and self._inflight < self.classic_window and client.unsent_requests < MAX_UNSENT:
                 kind, path = todo.popleft()
                 full = client._full(path)  # noqa: SLF001
                 request = _RawWatchedGetData(full) if kind == _DATA else _WatchedGetChildren2(full)
@@ -547,8 +559,9 @@ class Mirror(_Store):
         if isinstance(result, BaseException):
             if isinstance(result, NoNodeError):
                 self._gone(path)
-            elif isinstance(result, (ConnectionLoss, SessionExpiredError)):
-                pass  # the resync after the reconnect reads it again
+            elif isinstance(result, (ConnectionLoss, SessionExpiredError, ConnectionClosedError)):
+                self._connected = False  # kazoo fails pending replies before it tells listeners; stop sending
+                self._lost = True        # the resync after the reconnect reads it again
             else:
                 log.warning("mirror could not read %s: %s", path, type(result).__name__)
             return

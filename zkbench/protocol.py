@@ -306,8 +306,18 @@ class ZkClient(KazooClient):
     def submit(self, request: Any, sink: Any) -> None:
         """Queue ``request``; kazoo's connection thread calls ``sink.set(result)`` or ``sink.set_exception(exc)``
         in wire order with notifications. For engines that must apply replies and events in one order (the
-        mirror); the sink must only enqueue. ``last_reply_zxid`` is the reply's header zxid during ``set``."""
+        mirror). ``last_reply_zxid`` is the reply's header zxid during ``set``.
+
+        Caution when submitting from the connection thread itself (from a sink or an inline watcher): kazoo wakes
+        its loop with one byte per request through a socketpair that only that thread drains, so a few hundred
+        unsent requests fill it and the thread blocks on itself. Keep :attr:`unsent_requests` small (the mirror
+        stops at 128)."""
         self._call(request, sink)
+
+    @property
+    def unsent_requests(self) -> int:
+        """Requests queued in kazoo but not yet written to the socket."""
+        return len(self._queue)
 
     @property
     def last_reply_zxid(self) -> int:
