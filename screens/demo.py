@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SESSION_TIMEOUT = 5.0  # seconds: short enough that a workshop sees failover, long enough to read it
 NARROW_WIDTH = 120
+INVARIANT_INTERVAL = 0.25  # seconds between invariant recomputations
 LOG_REORDER_SECONDS = 0.3  # how long narration waits for a late line from another actor's pipe
 
 
@@ -170,6 +171,7 @@ class DemoScreen(Screen[None]):
         self._pending_log: list[ActorEvent] = []
         self._expanded_once: set[str] = set()
         self._gc_busy = False
+        self._last_invariant = -INVARIANT_INTERVAL
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -303,6 +305,7 @@ class DemoScreen(Screen[None]):
         while True:
             await asyncio.sleep(0.05)
             self._flush_log()
+            self._refresh_invariant()
             if not self._inbox:
                 continue
             batch: list[ActorEvent] = []
@@ -323,10 +326,19 @@ class DemoScreen(Screen[None]):
         self._pending_log.extend(batch)
         self._flush_log()
         self._sync_cards()
+        self._refresh_invariant()
+        self._refresh_cards_title()
+
+    def _refresh_invariant(self, force: bool = False) -> None:
+        """Recompute the invariant line and side summary when events changed them, at most ~4 times a second
+        (the checkers walk the history; see benchmarks/demo_invariants.py)."""
+        now = time.monotonic()
+        if not self.model.stale or (not force and now - self._last_invariant < INVARIANT_INTERVAL):
+            return
+        self._last_invariant = now
         inv = self.model.invariant()
         self.query_one(InvariantLine).show(inv.level.value, inv.text, inv.detail)
         self.query_one("#demo-extra", Static).update(Text("\n".join(side_summary(self.model))))
-        self._refresh_cards_title()
 
     def _flush_log(self, everything: bool = False) -> None:
         """Write narration lines older than :data:`LOG_REORDER_SECONDS`, in time order.
@@ -344,8 +356,7 @@ class DemoScreen(Screen[None]):
                 n += 1
         if n:
             ready, self._pending_log = self._pending_log[:n], self._pending_log[n:]
-            t0 = self.model.history[0].time if self.model.history else None
-            self.query_one(NarrationLog).write_events(ready, t0)
+            self.query_one(NarrationLog).write_events(ready, self.model.t0)
 
     def _sync_cards(self) -> None:
         container = self.query_one("#demo-cards", VerticalScroll)
@@ -542,11 +553,13 @@ class DemoScreen(Screen[None]):
             return
         self.model.dismiss(card.id)
         self._render_model([])
+        self._refresh_invariant(force=True)
 
     def action_dismiss_all(self) -> None:
         for card in [c for c in self.model.cards.values() if not c.alive]:
             self.model.dismiss(card.id)
         self._render_model([])
+        self._refresh_invariant(force=True)
 
     def action_select_number(self) -> None:
         pass  # replaced per key in on_key (Textual passes no key to an action)

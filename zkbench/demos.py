@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = ["DemoSpec", "RoleSpec", "DemoControl", "DemoModel", "ActorCardState",
 log = logging.getLogger(__name__)
 
 DOUBLE_BARRIER_MEMBERS = 3
+HISTORY_LIMIT = 250_000  # events kept in memory (a long workshop); the oldest fifth goes when it is reached
+LIVE_WINDOW = 5_000  # events the live invariant checks (benchmarks/demo_invariants.py: ~10-20 ms at this size)
 QUEUE_MODE = "locked"  # the course's version: a lock around take-process-delete (at-least-once)
 
 # Actor kinds that say nothing about the recipe's state (they must not overwrite the card's "last step").
@@ -158,6 +161,8 @@ class DemoModel:
         self._last_line: dict[str, tuple[str, str]] = {}  # actor -> (kind, message) of its last shown line
         self.repeats = 0  # lines not shown because the actor said the same thing again
         self.negotiated_timeout: float | None = None  # what the server granted the actors (from "started")
+        self.violations: list[str] = []  # every violation line shown so far (they stay red)
+        self.t0: float | None = None  # time of the first event: the narration counts from here
 
     # -- ids
     def next_id(self, role_key: str) -> str:
@@ -186,6 +191,8 @@ class DemoModel:
         shown once; the repeats still count for the cards and the checkers.
         """
         batch = sorted(events, key=lambda e: e.time)
+        if batch and self.t0 is None:
+            self.t0 = batch[0].time
         shown: list[ActorEvent] = []
         for event in batch:
             self.history.append(event)
@@ -198,6 +205,8 @@ class DemoModel:
             shown.append(event)
         if batch:
             self._invariant = None
+        if len(self.history) > HISTORY_LIMIT:
+            del self.history[: len(self.history) - HISTORY_LIMIT * 4 // 5]
         return shown
 
     def _apply_one(self, e: ActorEvent) -> None:
@@ -330,6 +339,15 @@ class DemoModel:
         return [c for c in self.cards.values() if c.fate in (Fate.RUNNING, Fate.PAUSED, Fate.STOPPING)
                 and c.state == state]
 
+    @property
+    def stale(self) -> bool:
+        """New events arrived since the invariant was last computed."""
+        return self._invariant is None
+
+    def window(self) -> list[ActorEvent]:
+        """The recent history the live invariant is checked over (the checkers are not linear in its length)."""
+        return self.history[-LIVE_WINDOW:] if len(self.history) > LIVE_WINDOW else self.history
+
     def invariant(self) -> Invariant:
         if self._invariant is None:
             try:
@@ -338,7 +356,14 @@ class DemoModel:
                 log.exception("invariant of %s failed", self.spec.kind)
                 self._invariant = Invariant(Level.NOTE, f"invariant not computed: {type(exc).__name__}: {exc}")
             if self._invariant.level is Level.VIOLATED:
-                log.warning("%s demo invariant violated: %s", self.spec.kind, self._invariant.detail)
+                if self._invariant.text not in self.violations:
+                    log.warning("%s demo invariant violated: %s", self.spec.kind, self._invariant.detail)
+                    self.violations.append(self._invariant.text)
+            elif self.violations:
+                # A violation stays on screen: the window it was found in may have moved on, the fact has not.
+                first = self.violations[0]
+                self._invariant = Invariant(Level.VIOLATED, f"{first} (earlier; now: {self._invariant.text})",
+                                            "\n".join(self.violations))
         return self._invariant
 
     def dismiss(self, actor_id: str) -> bool:
@@ -346,6 +371,7 @@ class DemoModel:
         if card is None or card.alive:
             return False
         del self.cards[actor_id]
+        self._invariant = None
         return True
 
 
@@ -366,15 +392,23 @@ def _names(cards: list[ActorCardState]) -> str:
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
+def _overlap_pair(violation: str, verb: str) -> tuple[str, str] | None:
+    """The two actors of a checker's overlap line ("A held the lock from t1 to t2 overlaps B from t3 ...")."""
+    m = re.search(rf"(\S+) {verb} from \S+ to \S+ overlaps (\S+) from", violation)
+    return (m.group(1), m.group(2)) if m else None
+
+
 def lock_invariant(model: DemoModel) -> Invariant:
-    exclusion = check_mutual_exclusion(model.history)
-    fencing = check_fencing(model.history)
+    exclusion = check_mutual_exclusion(model.window())
+    fencing = check_fencing(model.window())
     holders = model.believers("holding")
     valid = [c for c in holders if c.fate is not Fate.PAUSED]
     if exclusion.violations or fencing.violations:
         who = _names(holders) if len(holders) > 1 else ""
         first = (exclusion.violations or fencing.violations)[0]
-        text = f"VIOLATED: {who} both hold the lock" if who else f"VIOLATED: {first}"
+        pair = _overlap_pair(first, "held the lock")
+        text = (f"VIOLATED: {who} both hold the lock" if who else
+                f"VIOLATED: {pair[0]} and {pair[1]} held the lock at the same time" if pair else f"VIOLATED: {first}")
         return Invariant(Level.VIOLATED, text, "\n".join(exclusion.violations + fencing.violations))
     if len(holders) > 1:
         stale = [c for c in holders if c.fate is Fate.PAUSED]
@@ -402,12 +436,15 @@ def lock_invariant(model: DemoModel) -> Invariant:
 
 
 def leader_invariant(model: DemoModel) -> Invariant:
-    result = check_leaders(model.history)
+    result = check_leaders(model.window())
     leaders = model.believers("leader")
     valid = [c for c in leaders if c.fate is not Fate.PAUSED]
     if result.violations:
         who = _names(leaders) if len(leaders) > 1 else ""
-        text = f"VIOLATED: {who} both lead" if who else f"VIOLATED: {result.violations[0]}"
+        pair = _overlap_pair(result.violations[0], "led")
+        text = (f"VIOLATED: {who} both lead" if who else
+                f"VIOLATED: {pair[0]} and {pair[1]} led at the same time" if pair else
+                f"VIOLATED: {result.violations[0]}")
         return Invariant(Level.VIOLATED, text, "\n".join(result.violations))
     if not leaders:
         crashed = [c for c in model.cards.values() if c.fate is Fate.CRASHED and "epoch" in c.facts]
@@ -456,8 +493,8 @@ def discovery_invariant(model: DemoModel) -> Invariant:
 
 
 def barrier_invariant(model: DemoModel) -> Invariant:
-    double = check_double_barrier(model.history, DOUBLE_BARRIER_MEMBERS)
-    simple = check_barrier(_lift_race_adjusted(model.history))
+    double = check_double_barrier(model.window(), DOUBLE_BARRIER_MEMBERS)
+    simple = check_barrier(_lift_race_adjusted(model.window()))
     if double.violations or simple.violations:
         v = double.violations + simple.violations
         return Invariant(Level.VIOLATED, f"VIOLATED: {v[0]}", "\n".join(v))
@@ -511,7 +548,7 @@ def _norm(text: str) -> str:
 
 
 def master_worker_invariant(model: DemoModel) -> Invariant:
-    leaders = check_leaders(model.history)
+    leaders = check_leaders(model.window())
     masters = [c for c in model.believers("leader") if c.role == "master"]
     submitted = {str(e.details["task"]) for e in model.history if e.kind == "submitted" and "task" in e.details}
     done_events = [e for e in model.history if e.kind == "task-done" and "task" in (e.details or {})]
