@@ -11,8 +11,8 @@ import pytest
 
 from zkbench.connection import ConnectionSettings, connect
 from zkbench.protocol import ZkClient
-from zkbench.recipes import (Barrier, ConfigWatcher, DoubleBarrier, FencedResource, JobQueue, LeaderLatch, Lock,
-                             Master, ServiceRegistry, ServiceWatcher, StaleTokenError, Step, TakeMode, Worker,
+from zkbench.recipes import (Barrier, ConfigWatcher, DoubleBarrier, FencedResource, JobQueue, LeaderElection,
+                             LeaderLatch, Lock, Master, ServiceRegistry, ServiceWatcher, StaleTokenError, Step, TakeMode, Worker,
                              delete_config, set_config, submit_task)
 from zkbench.recipes._common import create_protected, find_own_node
 
@@ -232,6 +232,22 @@ def test_election_lone_candidate_followers_and_failover(zk, sessions):
     assert latches[2].wait_for_leadership(5)
     for latch in latches[1:]:
         latch.close()
+
+
+def test_leader_election_run_blocks_until_elected_then_leaves(zk, sessions):
+    holder = LeaderLatch(sessions(), "/election/run", "first").start()
+    assert holder.wait_for_leadership(5)
+    ran = threading.Event()
+    result: list[object] = []
+    election = LeaderElection(zk, "/election/run", "second")
+    t = threading.Thread(target=lambda: result.append(election.run(lambda: (ran.set(), "led")[1])))
+    t.start()
+    time.sleep(0.3)
+    assert not ran.is_set()  # the first candidate still leads
+    holder.close()
+    t.join(5)
+    assert result == ["led"]
+    assert zk.get_children("/election/run") == []  # run() left the election afterwards
 
 
 # -- discovery, config, barriers -------------------------------------------------------------------------------
