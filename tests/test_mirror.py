@@ -439,3 +439,36 @@ def test_wide_node_does_not_stall_the_connection_thread(zk_admin: ZkClient, zk_r
     mirror = mirror_factory(settings, strategy=strategy, root=zk_root)
     assert mirror.ready.wait(20)
     assert len(mirror) == 601
+
+
+def test_unreadable_znode_is_mirrored_with_its_stat(zk_admin: ZkClient, zk_root: str, settings: ConnectionSettings,
+                                                    strategy: str, mirror_factory: Callable[..., Mirror]) -> None:
+    from kazoo.exceptions import NoAuthError
+    from kazoo.security import make_digest_acl
+
+    secret = make_digest_acl("ops", "pw", all=True)
+    zk_admin.create(f"{zk_root}/open", b"visible")
+    zk_admin.create(f"{zk_root}/secret", b"hidden", acl=[secret])
+    mirror = mirror_factory(settings, strategy=strategy, root=zk_root)
+    assert mirror.ready.wait(10)
+    info = mirror.get(f"{zk_root}/secret")
+    assert info is not None and info.data is None and info.stat.dataLength == 6  # stat via exists (no READ needed)
+    assert mirror.children(zk_root) == ("open", "secret")
+    with pytest.raises(NoAuthError):
+        mirror.load_data(f"{zk_root}/secret")
+    zk_admin.add_auth("digest", "ops:pw")
+    zk_admin.set(f"{zk_root}/secret", b"changed!")
+    mirror.sync()
+    # ZooKeeper does not notify a session about znodes it may not READ: only a resync sees the change
+    drain(mirror.events)
+    mirror.resync()
+    wait_for(lambda: any(isinstance(e, ResyncFinished) for e in drain(mirror.events)))
+    assert mirror.get(f"{zk_root}/secret").stat.dataLength == 8  # type: ignore[union-attr]
+    zk_admin.delete(f"{zk_root}/secret")
+    if strategy == "classic":  # the readable parent's child watch reports the deletion
+        mirror.sync()
+    else:
+        mirror.resync()
+        mirror.sync()
+    assert f"{zk_root}/secret" not in mirror
+    assert mirror.compare_with_server(zk_admin) == []

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from kazoo.client import KazooState
-from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, NoNodeError, SessionExpiredError
-from kazoo.protocol.serialization import GetChildren2, GetData, Sync, stat_struct
+from kazoo.exceptions import ConnectionClosedError, ConnectionLoss, NoAuthError, NoNodeError, SessionExpiredError
+from kazoo.protocol.serialization import Exists, GetChildren2, GetData, Sync, stat_struct
 from kazoo.protocol.states import EventType, ZnodeStat
 
 from zkbench.connection import Connection, ConnectionSettings
@@ -297,10 +297,29 @@ class _WatchedGetChildren2(GetChildren2):
         return names, bytes(buffer[offset:offset + 68])
 
 
+class _RawExists(Exists):
+    """exists (stat only; needs no READ permission): the fallback for znodes whose data we may not read."""
+
+    def __new__(cls, path: str, watch: bool) -> "_RawExists":
+        return super().__new__(cls, path, watch or None)
+
+    def serialize(self) -> bytes:
+        return bytes(Exists(self.path, None).serialize()[:-1]) + (b"\x01" if self[1] else b"\x00")
+
+    @property
+    def watcher(self) -> None:  # noqa: D401 - keep kazoo from registering a one-shot watcher for it
+        return None
+
+    @classmethod
+    def deserialize(cls, buffer: bytes, offset: int) -> bytes | None:
+        raw = bytes(buffer[offset:offset + 68])
+        return None if raw[:8] == b"\xff" * 8 else raw
+
+
 # inbox item kinds
 _RESULT, _FAILED, _NOTE, _STATE, _SYNCED, _SYNC_FAILED, _WALK = range(7)
 # op kinds
-_DATA, _KIDS = 0, 1
+_DATA, _KIDS, _STAT = 0, 1, 2
 
 
 class _Waiter:
@@ -343,7 +362,7 @@ class Mirror(_Store):
                           _WALK: self._begin_walk}
         self._todo: deque[tuple[int, str]] = deque()
         # path -> (origin seq, part of a walk) for reads queued or in flight
-        self._pend: tuple[dict[str, tuple[int, bool]], dict[str, tuple[int, bool]]] = ({}, {})
+        self._pend: tuple[dict[str, tuple[int, bool]], ...] = ({}, {}, {})
         self._inflight = 0
         self._seq = 0
         self._walk: dict[str, Any] | None = None   # the walk (initial sync or resync) in progress
@@ -352,7 +371,7 @@ class Mirror(_Store):
         self._connected = False
         self._lost = False
         self._last_progress = 0.0
-        self.stats = {"requests": 0, "ops": 0, "notifications": 0, "stale_ignored": 0}
+        self.stats = {"requests": 0, "ops": 0, "notifications": 0, "stale_ignored": 0, "unreadable": 0}
 
     # ------------------------------------------------------------------------------------------ lifecycle
     @property
@@ -442,6 +461,13 @@ class Mirror(_Store):
                     raise TimeoutError(f"mirror did not reconnect within {timeout:g}s")
                 time.sleep(0.02)
 
+    def resync(self, reason: str = "requested") -> None:
+        """Re-walk the whole tree now and emit the differences (ResyncStarted ... ResyncFinished), e.g. for a
+        "refresh" action: ZooKeeper sends no notifications about znodes this session may not READ."""
+        if not self._running:
+            raise MirrorError("mirror is not running")
+        self._inbox.put((_WALK, reason))
+
     def load_data(self, path: str) -> bytes | None:
         """The znode's data; fetched from the server when it was too large to keep (None if gone)."""
         with self._lock:
@@ -521,8 +547,14 @@ class Mirror(_Store):
                 full = client._full  # noqa: SLF001
                 while todo and len(ops) < self.batch_size:
                     kind, path = todo.popleft()
+                    if kind == _STAT:  # not allowed inside multiRead: on its own
+                        self._inflight += 1
+                        client.submit(_RawExists(full(path), False), _Sink(self._inbox, (kind, path)))
+                        continue
                     ops.append((kind, path))
                     reads.append(ReadData(full(path)) if kind == _DATA else ReadChildren(full(path)))
+                if not ops:
+                    continue
                 self._inflight += 1
                 self.stats["requests"] += 1
                 self.stats["ops"] += len(ops)
@@ -531,7 +563,12 @@ class Mirror(_Store):
             while todo and self._inflight < self.classic_window and client.unsent_requests < MAX_UNSENT:
                 kind, path = todo.popleft()
                 full = client._full(path)  # noqa: SLF001
-                request = _RawWatchedGetData(full) if kind == _DATA else _WatchedGetChildren2(full)
+                if kind == _DATA:
+                    request: Any = _RawWatchedGetData(full)
+                elif kind == _KIDS:
+                    request = _WatchedGetChildren2(full)
+                else:
+                    request = _RawExists(full, True)
                 self._inflight += 1
                 self.stats["requests"] += 1
                 self.stats["ops"] += 1
@@ -559,6 +596,11 @@ class Mirror(_Store):
         if isinstance(result, BaseException):
             if isinstance(result, NoNodeError):
                 self._gone(path)
+            elif isinstance(result, NoAuthError) and kind == _DATA:
+                self._queue_read(_STAT, path, origin, walk)  # no READ permission: take the stat from exists
+            elif isinstance(result, NoAuthError):
+                self.stats["unreadable"] += 1
+                log.info("mirror may not list the children of %s (ACL)", path)
             elif isinstance(result, (ConnectionLoss, SessionExpiredError, ConnectionClosedError)):
                 self._connected = False  # kazoo fails pending replies before it tells listeners; stop sending
                 self._lost = True        # the resync after the reconnect reads it again
@@ -567,6 +609,12 @@ class Mirror(_Store):
             return
         if kind == _DATA:
             self._apply_data(path, result[0], result[1], origin, walk)
+        elif kind == _STAT:
+            if result is None:
+                self._gone(path)
+            else:
+                self.stats["unreadable"] += 1
+                self._apply_data(path, None, result, origin, walk)
         elif isinstance(result, tuple):  # classic: (names, stat)
             self._apply_kids(path, result[0], origin, walk)
             self._merge_child_stat(path, result[1], origin)
@@ -744,7 +792,7 @@ class Mirror(_Store):
         if not initial:
             self._emit(ResyncStarted(reason), None)
         # Forget queued reads: the walk re-reads everything (replies still in flight are applied when they come).
-        for kind in (_DATA, _KIDS):
+        for kind in (_DATA, _KIDS, _STAT):
             pend = self._pend[kind]
             for path in [p for p, (_, w) in pend.items() if not w]:
                 del pend[path]
