@@ -102,9 +102,10 @@ def _overlaps(name: str, intervals: list[_Interval], impaired: dict[str, list[tu
               result: CheckResult, what: str) -> None:
     intervals = sorted(intervals, key=lambda iv: iv.start)
     for i, a in enumerate(intervals):
-        for b in intervals[i + 1:]:
+        for j in range(i + 1, len(intervals)):  # indices, not a slice: no copy per interval
+            b = intervals[j]
             if b.start >= a.end:
-                continue
+                break  # sorted by start: no later interval can overlap ``a`` either
             if a.actor == b.actor:
                 continue
             why = [f"{kind} {s:.3f}-{e:.3f}" for s, e, kind in impaired.get(a.actor, []) if a.start <= s <= b.start]
@@ -261,8 +262,9 @@ def check_double_barrier(history: Iterable[ActorEvent | dict[str, Any]], n: int)
                 if e.time < nth:
                     result.violations.append(f"{path}: {e.actor} entered at {e.time:.3f} before member {n} "
                                              f"arrived at {nth:.3f}")
+        last_leaving = max(leaving) if leaving else None
         for e in evs:
-            if e.kind == "left" and leaving and e.time < max(leaving):
+            if e.kind == "left" and last_leaving is not None and e.time < last_leaving:
                 result.violations.append(f"{path}: {e.actor} left at {e.time:.3f} while others were still working")
     return result
 
