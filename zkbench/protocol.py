@@ -351,6 +351,8 @@ class ZkClient(KazooClient):
         """
         if not callable(callback):
             raise TypeError("callback must be callable")
+        if isinstance(mode, str) and mode not in _MODE_NAMES:
+            raise ValueError(f"watch mode must be one of {', '.join(_MODE_NAMES)}, not {mode!r}")
         watch_mode = _MODE_NAMES[mode] if isinstance(mode, str) else AddWatchMode(mode)
         full = self._full(path)
         entry = _PersistentWatch(callback, watch_mode, inline)
@@ -383,7 +385,7 @@ class ZkClient(KazooClient):
         """``removeWatches`` (opcode 18): drop this session's watches of ``watcher_type`` at ``path`` on the
         server (``any`` includes persistent ones) and forget the local persistent watchers to match.
         NoWatcherError when there was none."""
-        wtype = _WATCHER_TYPE_NAMES[watcher_type] if isinstance(watcher_type, str) else WatcherType(watcher_type)
+        wtype = self._watcher_type(watcher_type)
         full = self._full(path)
         with self._persistent_lock:
             entries = self._persistent_watchers.get(full, [])
@@ -404,6 +406,14 @@ class ZkClient(KazooClient):
         self._call(RemoveWatches(full, self._wire_watcher_type(wtype)), result)
         return result
 
+    @staticmethod
+    def _watcher_type(value: str | WatcherType) -> WatcherType:
+        if isinstance(value, str):
+            if value not in _WATCHER_TYPE_NAMES:
+                raise ValueError(f"watcher type must be one of {', '.join(_WATCHER_TYPE_NAMES)}, not {value!r}")
+            return _WATCHER_TYPE_NAMES[value]
+        return WatcherType(value)
+
     def _wire_watcher_type(self, wtype: WatcherType) -> WatcherType:
         """Servers before 3.9 know only Children/Data/Any (an unknown type drops the connection); there, Any
         also removes persistent watches."""
@@ -422,7 +432,7 @@ class ZkClient(KazooClient):
         """``checkWatches`` (opcode 17): True if the server holds such a watch for this session, else False."""
         from kazoo.exceptions import NoWatcherError
 
-        wtype = _WATCHER_TYPE_NAMES[watcher_type] if isinstance(watcher_type, str) else WatcherType(watcher_type)
+        wtype = self._watcher_type(watcher_type)
         result = self.handler.async_result()
         self._call(CheckWatches(self._full(path), self._wire_watcher_type(wtype)), result)
         try:
