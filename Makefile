@@ -12,6 +12,9 @@ setup:
 
 bench: setup
 	.venv/bin/python benchmarks/mirror.py --sizes 1000,10000,50000
+	.venv/bin/python benchmarks/recipes.py
+	.venv/bin/python benchmarks/shell.py
+	.venv/bin/python benchmarks/demo_invariants.py
 
 snapshots-update: setup
 	.venv/bin/python -m pytest -q tests --snapshot-update -k snapshot
