@@ -106,9 +106,43 @@ def _write_data(shell: Shell, path: str, data: bytes, call):  # noqa: ANN001, AN
         raise
 
 
+_MULTI_READ_BATCH = 500
+_DATA_BATCH = 100  # values can be large: keep one multiRead reply well under the client's patience
+
+
+def _children_of(client, paths: list[str]) -> dict[str, list[str] | None]:  # noqa: ANN001
+    """Children of many znodes: multiRead batches (3.6+, one request per 500 znodes) when the client has it,
+    else pipelined getChildren. ``None`` for a znode deleted meanwhile; other errors (NoAuth) raise."""
+    out: dict[str, list[str] | None] = {}
+    multi_read = getattr(client, "multi_read", None)
+    if callable(multi_read) and not getattr(client, "_shell_no_multi_read", False):
+        try:
+            for i in range(0, len(paths), _MULTI_READ_BATCH):
+                chunk = paths[i:i + _MULTI_READ_BATCH]
+                for path, result in zip(chunk, multi_read([("children", p) for p in chunk])):
+                    if isinstance(result, kex.NoNodeError):
+                        out[path] = None
+                    elif isinstance(result, Exception):
+                        raise result
+                    else:
+                        out[path] = list(result)
+            return out
+        except (kex.UnimplementedError, kex.BadArgumentsError):
+            log.info("server has no multiRead: walking with one getChildren per znode")
+            client._shell_no_multi_read = True  # noqa: SLF001 - remembered per client
+            out.clear()
+    pending = [(p, client.get_children_async(p)) for p in paths]
+    for path, result in pending:
+        try:
+            out[path] = result.get()
+        except kex.NoNodeError:
+            out[path] = None
+    return out
+
+
 def walk(shell: Shell, root: str, *, max_depth: int | None = None) -> list[tuple[str, int]]:
     """``(path, depth)`` for ``root`` and everything below it in sorted depth-first order. Each level's child
-    lists are requested together (pipelined), so a wide tree costs one round trip per level."""
+    lists are read together (multiRead batches, or pipelined), so a tree costs a few requests per level."""
     client = shell.client
     if client.exists(root) is None:
         raise kex.NoNodeError()
@@ -116,15 +150,15 @@ def walk(shell: Shell, root: str, *, max_depth: int | None = None) -> list[tuple
     level = [root]
     depth = 0
     while level and (max_depth is None or depth < max_depth):
-        pending = [(p, client.get_children_async(p)) for p in level]
-        level = []
-        for parent, result in pending:
-            try:
-                names = result.get()
-            except kex.NoNodeError:
-                continue  # deleted meanwhile
+        children = _children_of(client, level)
+        nxt: list[str] = []
+        for parent in level:
+            names = children.get(parent)
+            if not names:
+                continue  # a leaf, or deleted meanwhile
             base = parent.rstrip("/")
-            level.extend(f"{base}/{name}" for name in names)
+            nxt.extend(f"{base}/{name}" for name in names)
+        level = nxt
         depth += 1
         found.extend((p, depth) for p in level)
     found.sort(key=lambda item: [part for part in item[0].split("/") if part])
@@ -136,10 +170,26 @@ def _walk_paths(shell: Shell, root: str) -> list[str]:
 
 
 def _fetch_all(shell: Shell, paths: list[str]) -> dict[str, tuple[bytes | None, ZnodeStat]]:
-    """Data and stat of many znodes with pipelined requests; vanished ones are skipped."""
+    """Data and stat of many znodes: multiRead batches (3.6+) or pipelined getData; vanished ones are skipped,
+    other errors (NoAuth) raise."""
     client = shell.client
-    pending = [(p, client.get_async(p)) for p in paths]
     out: dict[str, tuple[bytes | None, ZnodeStat]] = {}
+    multi_read = getattr(client, "multi_read", None)
+    if callable(multi_read) and not getattr(client, "_shell_no_multi_read", False):
+        try:
+            for i in range(0, len(paths), _DATA_BATCH):
+                chunk = paths[i:i + _DATA_BATCH]
+                for path, result in zip(chunk, multi_read([("data", p) for p in chunk])):
+                    if isinstance(result, kex.NoNodeError):
+                        continue
+                    if isinstance(result, Exception):
+                        raise result
+                    out[path] = result
+            return out
+        except (kex.UnimplementedError, kex.BadArgumentsError):
+            client._shell_no_multi_read = True  # noqa: SLF001
+            out.clear()
+    pending = [(p, client.get_async(p)) for p in paths]
     for p, result in pending:
         try:
             out[p] = result.get()

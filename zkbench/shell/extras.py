@@ -142,14 +142,8 @@ def cmd_grep(shell: Shell, words: list[str]) -> Result:
 
 
 def _stats(shell: Shell, paths: list[str]) -> dict[str, Any]:
-    client = shell.client
-    pending = [(p, client.exists_async(p)) for p in paths]
-    out = {}
-    for p, result in pending:
-        stat = result.get()
-        if stat is not None:
-            out[p] = stat
-    return out
+    """Stats of many znodes (batched reads); vanished ones are left out."""
+    return {p: stat for p, (_data, stat) in _c()._fetch_all(shell, paths).items()}
 
 
 @command("du", "du [path]", "bytes of data stored in the subtree", group="zkbench")
@@ -191,25 +185,63 @@ def _snapshot(shell: Shell, root: str) -> list[dict[str, Any]]:
     return nodes
 
 
+_TXN_OPS = 200  # creates per multi request
+_TXN_BYTES = 512 * 1024  # and bytes per multi request (jute.maxbuffer is ~1 MB)
+
+
+def _set_existing(client, items: list[tuple[str, bytes | None]]) -> int:  # noqa: ANN001
+    pending = [(path, client.set_async(path, data or b"")) for path, data in items]
+    for path, result in pending:
+        try:
+            result.get()
+        except kex.KazooException as exc:
+            raise ShellError(f"stopped at {path}: {explain(exc, path)}") from None
+    return len(pending)
+
+
 def _create_by_level(client, items: list[tuple[str, bytes | None, list[Any]]]) -> int:  # noqa: ANN001
     """Create ``(path, data, acl)`` items a depth level at a time, each level's creates in flight together
-    (one round trip per level instead of one per znode). ACLs are set at the end, deepest first, so that a
-    read-only parent does not block its own children."""
+    (one round trip per level instead of one per znode). A znode with children to come and a restrictive ACL
+    gets its ACL at the end, deepest first, so that it does not block its own children."""
     by_depth: dict[int, list[tuple[str, bytes | None, list[Any]]]] = {}
+    parents = {posixpath.dirname(path) for path, _d, _a in items}
     for item in items:
         by_depth.setdefault(item[0].count("/"), []).append(item)
     created = 0
+    deferred: list[tuple[str, list[Any]]] = []
     for depth in sorted(by_depth):
-        pending = [(path, client.create_async(path, data or b"")) for path, data, _acl in by_depth[depth]]
-        for path, result in pending:
-            try:
-                result.get()
-            except kex.KazooException as exc:
-                raise ShellError(f"stopped at {path}: {explain(exc, path)} ({created} znodes created before "
-                                 f"it)") from None
-            created += 1
-    acl_results = [(path, client.set_acls_async(path, acl)) for path, _data, acl in
-                   sorted(items, key=lambda item: -item[0].count("/")) if acl and acl != OPEN_ACL_UNSAFE]
+        batches: list[list[tuple[str, bytes, list[Any]]]] = [[]]
+        size = 0
+        for path, data, acl in by_depth[depth]:
+            acl = list(acl or OPEN_ACL_UNSAFE)
+            if path in parents and acl != list(OPEN_ACL_UNSAFE):
+                deferred.append((path, acl))
+                acl = list(OPEN_ACL_UNSAFE)
+            cost = len(data or b"") + 2 * len(path) + 64 * (1 + len(acl))
+            if batches[-1] and (len(batches[-1]) >= _TXN_OPS or size + cost > _TXN_BYTES):
+                batches.append([])
+                size = 0
+            batches[-1].append((path, data or b"", acl))
+            size += cost
+        # Each batch is one multi request (all or nothing); a level's batches are in flight together.
+        pending = []
+        for batch in batches:
+            if not batch:
+                continue
+            txn = client.transaction()
+            for path, data, acl in batch:
+                txn.create(path, data, acl=acl)
+            pending.append((batch, txn.commit_async()))
+        for batch, result in pending:
+            outcomes = result.get()
+            for (path, _data, _acl), outcome in zip(batch, outcomes):
+                if isinstance(outcome, Exception) and not isinstance(outcome, (kex.RolledBackError,
+                                                                                 kex.RuntimeInconsistency)):
+                    raise ShellError(f"stopped at {path}: {explain(outcome, path)} ({created} znodes created "
+                                     f"before it)")
+            created += len(batch)
+    acl_results = [(path, client.set_acls_async(path, acl))
+                   for path, acl in sorted(deferred, key=lambda item: -item[0].count("/"))]
     for path, result in acl_results:
         try:
             result.get()
@@ -542,7 +574,9 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
         except (ValueError, KeyError) as exc:
             raise ShellError(f"{file}: bad entry for {rel or '.'}: {exc}") from None
     plan.sort(key=lambda t: [p for p in t[0].split("/") if p])
-    existing = _stats(shell, [t for t, _d, _a in plan])
+    existing: set[str] = set()
+    if plan and client.exists(root) is not None:
+        existing = {p for p, _ in _c().walk(shell, root)} & {t for t, _d, _a in plan}
     if existing:
         _c()._confirm(opts, f"load {file} into {root}: {len(existing)} of {len(plan)} znodes already exist and "
                             f"will be overwritten? [y/N]")
@@ -550,30 +584,10 @@ def cmd_load(shell: Shell, words: list[str]) -> Result:
         top = posixpath.dirname(plan[0][0]) or "/"
         if client.exists(top) is None:
             client.ensure_path(top)
-    created = updated = 0
-    # One level at a time with every request of the level in flight together (parents exist before children).
-    by_depth: dict[int, list[tuple[str, bytes | None, list[Any]]]] = {}
-    for item in plan:
-        by_depth.setdefault(item[0].rstrip("/").count("/"), []).append(item)
-    for depth in sorted(by_depth):
-        pending = []
-        for target, data, _acl in by_depth[depth]:
-            if target in existing:
-                pending.append((target, "set", client.set_async(target, data or b"")))
-            else:
-                pending.append((target, "create", client.create_async(target, data or b"")))
-        for target, kind, result in pending:
-            try:
-                result.get()
-            except kex.KazooException as exc:
-                raise ShellError(f"load stopped at {target}: {explain(exc, target)} "
-                                 f"({created} created, {updated} overwritten before it)") from None
-            if kind == "set":
-                updated += 1
-            else:
-                created += 1
-    acl_results = [(target, client.set_acls_async(target, acl)) for target, _d, acl in reversed(plan) if acl]
-    for target, result in acl_results:  # ACLs last: a read-only parent must not block its children's creates
+    updated = _set_existing(client, [(t, d) for t, d, _a in plan if t in existing])
+    created = _create_by_level(client, [item for item in plan if item[0] not in existing])
+    acl_results = [(t, client.set_acls_async(t, acl)) for t, _d, acl in reversed(plan) if acl and t in existing]
+    for target, result in acl_results:
         try:
             result.get()
         except kex.KazooException as exc:
