@@ -136,3 +136,16 @@ def test_shell_read_only_flag(zk_chroot_hosts: str, env: dict[str, str], zk) -> 
     proc = zkbench("shell", "--read-only", "--hosts", zk_chroot_hosts, env=env, stdin="create /nope\nls /\n")
     assert "Read-only mode: refusing to create /nope" in proc.stderr
     assert zk.exists("/nope") is None and proc.returncode == 1
+
+
+def test_shell_close_and_connect(zk_chroot_hosts: str, zk_hosts: str, env: dict[str, str], zk) -> None:  # noqa: ANN001
+    zk.create("/here")
+    script = f"create -e /mine\nclose\nls /\nconnect\nls /\nconnect {zk_hosts}\nls /t\n"
+    proc = zkbench("shell", "--hosts", zk_chroot_hosts, env=env, stdin=script)
+    out = proc.stdout.splitlines()
+    assert out[out.index("zk:/ > close") + 1] == "Closed"
+    assert "zk:/ (disconnected) > ls /" in out and "Not connected" in proc.stderr
+    assert out[out.index("zk:/ (disconnected) > connect") + 1] == f"Connected to {zk_chroot_hosts}"
+    assert "[here]" in out  # a new session: /mine went with the old one
+    assert out[out.index(f"zk:/ > connect {zk_hosts}") + 1] == f"Connected to {zk_hosts}"
+    assert out[-1].startswith("[") and zk_chroot_hosts.rsplit("/", 1)[-1] in out[-1]

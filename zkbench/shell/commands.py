@@ -88,7 +88,7 @@ def _data_arg(value: str | None, b64: bool) -> bytes:
 def _too_large(shell: Shell, path: str, size: int, exc: BaseException) -> ShellError:
     """A value over jute.maxbuffer: the server drops the connection. Say why, and wait for the session to return."""
     client = shell.session.client
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + 10.0
     while client is not None and not client.connected and time.monotonic() < deadline:
         time.sleep(0.05)
     state = "the session has recovered" if client is not None and client.connected else "the session is reconnecting"
