@@ -77,10 +77,26 @@ def zk(zk_chroot_hosts: str) -> Iterator[ZkClient]:
 
 
 @pytest.fixture(scope="session")
-def zk_ensemble() -> Iterator[LocalEnsemble]:
+def _zk_ensemble_session() -> Iterator[LocalEnsemble]:
     ensemble = LocalEnsemble(3, tick_time=TEST_TICK_MS, extra_config={"maxSessionTimeout": "60000"})
     ensemble.start()
     try:
         yield ensemble
     finally:
         ensemble.stop()
+
+
+def _heal(ensemble: LocalEnsemble) -> None:
+    """Restart members a test left down (or that failed to come back) and wait for a quorum with a leader."""
+    for member in ensemble.members:
+        if not member.running() or not member.serving(1.0):
+            ensemble.restart(member.myid)
+    ensemble.wait_for_leader(timeout=60)
+
+
+@pytest.fixture
+def zk_ensemble(_zk_ensemble_session: LocalEnsemble) -> Iterator[LocalEnsemble]:
+    """The shared 3-node ensemble, whole and with a leader before and after every test that uses it."""
+    _heal(_zk_ensemble_session)
+    yield _zk_ensemble_session
+    _heal(_zk_ensemble_session)
