@@ -283,9 +283,10 @@ class ShellPane(Vertical):
             return
         self._start(line, yes=False)
 
-    def _start(self, line: str, *, yes: bool) -> None:
+    def _start(self, line: str, *, yes: bool, echo: bool = True) -> None:
         self._busy = True
-        self.log_widget.write(Text.assemble(self._echo_prompt(), (redact(line.strip()), "bold")))
+        if echo:
+            self.log_widget.write(Text.assemble(self._echo_prompt(), (redact(line.strip()), "bold")))
         self._refresh_prompt()
         self._run(line, yes)
 
@@ -326,11 +327,14 @@ class ShellPane(Vertical):
 
     def _answer(self, answer: str) -> None:
         line = getattr(self, "_confirm_line", "")
+        question = self._confirming or ""
         self._confirming = None
         self.remove_class("-confirming")
         self.input.placeholder = "zkCli command - help lists them, Tab completes"
-        if answer.strip().lower() in ("y", "yes"):
-            self._start(line, yes=True)
+        yes = answer.strip().lower() in ("y", "yes")
+        self.log_widget.write(Text.assemble((question + " ", "yellow"), ("y" if yes else "n", "bold")))
+        if yes:
+            self._start(line, yes=True, echo=False)
         else:
             self.log_widget.write(Text("cancelled", style="dim"))
             self._refresh_prompt()

@@ -713,13 +713,22 @@ def cmd_help(shell: Shell, words: list[str]) -> Result:
         if cmd.aliases:
             lines.append(f"    aliases: {', '.join(cmd.aliases)}")
         return Result("\n".join(lines), data={"command": cmd.name, "usage": cmd.usage})
+    from rich.table import Table
+
     lines: list[str] = []
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
+    table.add_column(style="bold", ratio=1)
+    table.add_column(ratio=1)
     for group in ("zkCli", "zkbench"):
-        lines.append("ZooKeeper (zkCli) commands:" if group == "zkCli" else "zkbench commands:")
+        title = "ZooKeeper (zkCli) commands:" if group == "zkCli" else "zkbench commands:"
+        lines.append(title)
+        table.add_row(Text(title, style="bold underline"), "")
         for cmd in sorted((c for c in COMMANDS.values() if c.group == group), key=lambda c: c.name.lower()):
             lines.append(f"\t{cmd.usage:<58} {cmd.summary}")
-    lines.append("Paths may be relative to the current directory (cd). `help CMD` explains one command.")
-    return Result("\n".join(lines), data=sorted(COMMANDS))
+            table.add_row(Text(cmd.usage), Text(cmd.summary, style="dim"))
+    footer = "Paths may be relative to the current directory (cd). `help CMD` explains one command."
+    lines.append(footer)
+    return Result("\n".join(lines), Group(table, Text(footer, style="italic")), data=sorted(COMMANDS))
 
 
 @command("quit", "quit", "leave the shell", aliases=("exit",))
@@ -791,7 +800,7 @@ def cmd_watch(shell: Shell, words: list[str]) -> Result:
     seconds = float(opts.get("t")) if opts.get("t") else None
     stream = make_watch_stream(shell, path, recursive=not opts.has("d"), limit=limit, seconds=seconds)
     shell.streams.append(stream)
-    return Result(f"watching {path} (Ctrl-C to stop)", data={"path": path}, stream=stream)
+    return Result(f"watching {path} (Ctrl-C or Esc stops)", data={"path": path}, stream=stream)
 
 
 # ---------------------------------------------------------------------------------------------------- four letter

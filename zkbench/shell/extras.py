@@ -352,9 +352,7 @@ def cmd_diff(shell: Shell, words: list[str]) -> Result:
             lines.append(f"~ {shown} (data differs: {la} vs {lb} bytes)")
             changes.append({"path": rel, "change": "data"})
     text = "\n".join(lines) if lines else f"{a} and {b} are identical (data and structure)"
-    rich = Text()
-    for line in lines:
-        rich.append(line + "\n", style={"-": "red", "+": "green", "~": "yellow"}[line[0]])
+    rich = Text("\n").join(Text(line, style={"-": "red", "+": "green", "~": "yellow"}[line[0]]) for line in lines)
     return Result(text, rich if lines else None, data={"a": a, "b": b, "changes": changes})
 
 
