@@ -135,13 +135,14 @@ class DemoScreen(Screen[None]):
         Binding("X", "dismiss_all", "Dismiss all ended", id="demo_dismiss_all", show=False),
         Binding("n", "toggle_note", "Note", id="demo_toggle_note"),
         Binding("e", "toggle_tree", "Tree", id="demo_toggle_tree", show=False),
-        Binding("1,2,3,4,5,6,7,8,9", "select_number", "Select actor", id="demo_select", show=False),
+        *(Binding(str(n), f"select({n})", f"Select actor {n}", id=f"demo_select_{n}", show=False)
+          for n in range(1, 10)),
         Binding("escape", "leave", "Leave demo", id="demo_leave"),
     ]
 
     # Actions every demo has; the rest must be one of the spec's controls.
     _COMMON = {"add_actor", "stop_actor", "crash_actor", "pause_actor", "crash_key", "dismiss_card", "dismiss_all",
-               "toggle_note", "toggle_tree", "select_number", "leave"}
+               "toggle_note", "toggle_tree", "select", "leave"}
 
     def __init__(self, workbench: Any, kind: str, *, base: str | None = None,
                  session_timeout: float | None = None, autostart: bool | tuple[tuple[str, int], ...] = True,
@@ -561,16 +562,16 @@ class DemoScreen(Screen[None]):
         self._render_model([])
         self._refresh_invariant(force=True)
 
-    def action_select_number(self) -> None:
-        pass  # replaced per key in on_key (Textual passes no key to an action)
-
-    def on_key(self, event: Any) -> None:
-        if event.key.isdigit() and event.key != "0":
-            cards = list(self._cards.values())
-            n = int(event.key)
-            if n <= len(cards):
-                cards[n - 1].focus()
-                event.stop()
+    def action_select(self, n: int) -> None:
+        """Select (focus) the n-th actor card."""
+        cards = list(self._cards.values())
+        if 0 < n <= len(cards):
+            cards[n - 1].focus()
+            cards[n - 1].scroll_visible()
+            self.selected = cards[n - 1].actor_id
+            self.on_actor_card_selected(ActorCard.Selected(self.selected))
+        else:
+            self.notify(f"There is no actor {n}", severity="warning", markup=False)
 
     def action_toggle_note(self) -> None:
         self.toggle_class("-show-note" if self.has_class("-narrow") else "-hide-note")

@@ -87,8 +87,12 @@ def card_text(screen: DemoScreen, actor_id: str) -> str:
 
 
 def assert_green(screen: DemoScreen) -> None:
+    screen._refresh_invariant(force=True)  # noqa: SLF001 - the line is redrawn at most 4x/s; read it current
     line = screen.query_one(InvariantLine)
-    assert line.level == Level.OK.value, f"invariant line not green: {line.text}\n{screen.model.invariant().detail}"
+    history = "\n".join(f"{e.time:.3f} {e.actor} {e.source} {e.kind} {e.state} {e.message}"
+                        for e in screen.model.history[-60:])
+    assert line.level == Level.OK.value, (f"invariant line not green: {line.text}\n"
+                                          f"{screen.model.invariant().detail}\n{history}")
     assert screen.model.invariant().level is Level.OK
 
 
@@ -119,7 +123,8 @@ async def test_lock_demo_crash_holder_hands_over(workbench: Workbench, zk: Any) 
         await wait_for(pilot, lambda: len(cards_in(screen, "waiting")) == 2, what="two waiters")
         assert "HOLDING" in card_text(screen, holder)
         assert "watching /locks/db/" in card_text(screen, cards_in(screen, "waiting")[0])
-        assert screen.query_one(InvariantLine).text.startswith(f"mutual exclusion: held by {holder}")
+        await wait_for(pilot, lambda: screen.query_one(InvariantLine).text.startswith(
+            f"mutual exclusion: held by {holder}"), what="the holder on the invariant line")
         await pilot.press("K")  # crash the holder
         new = (await wait_for(pilot, lambda: [a for a in cards_in(screen, "holding") if a != holder],
                               what="a new holder"))[0]
@@ -161,9 +166,11 @@ async def test_lock_demo_gc_pause_lesson(workbench: Workbench) -> None:
         await wait_for(pilot, lambda: screen.model.cards[holder].facts.get("fence", "").startswith("REJECTED"),
                        timeout=20, what="the stale write rejected")
         line = screen.query_one(InvariantLine)
-        assert line.level in (Level.NOTE.value, Level.OK.value)  # never red: fencing kept the resource safe
-        assert "both believed" in line.text
-        assert "REJECTED" in str(screen.query_one("#demo-extra").render())
+        await wait_for(pilot, lambda: "both believed" in line.text and "stale write was rejected" in line.text,
+                       what="the lesson on the invariant line")
+        assert line.level == Level.NOTE.value  # amber, never red: fencing kept the resource safe
+        await wait_for(pilot, lambda: "REJECTED" in str(screen.query_one("#demo-extra").render()),
+                       what="the rejected write in the side panel")
         await leave_and_check(app, pilot)
 
 
@@ -310,6 +317,15 @@ async def test_quitting_the_app_stops_every_actor(workbench: Workbench) -> None:
         await wait_for(pilot, lambda: cards_in(screen, "leader"), what="a leader")
         pids = [c.pid for c in screen.model.cards.values()]
         assert len(app.screen.query(ActorCard)) == 3
+        await pilot.press("2")  # select the second card; down moves to the third
+        assert screen.selected == "cand-2"
+        await pilot.press("down")
+        await pilot.pause(0.1)
+        assert screen.selected == "cand-3" and screen._cards["cand-3"].has_class("-selected")  # noqa: SLF001
+        await pilot.press("p")  # pause it: its card says so
+        await wait_for(pilot, lambda: screen.model.cards["cand-3"].fate is Fate.PAUSED, what="paused")
+        await pilot.pause(0.1)
+        assert "PAUSED" in screen._cards["cand-3"].border_subtitle  # noqa: SLF001
         await pilot.press("ctrl+q")
     assert screen.closing is not None
     screen.closing.join(10)
