@@ -180,6 +180,10 @@ def test_persistent_watches_and_printwatches(shell: Shell, zk, events: list[str]
     ok(shell, "printwatches on")
     ok(shell, "removewatches /pw")
     assert err(shell, "removewatches /pw") == "No watch of that kind on /pw"
+    ok(shell, "addWatch /pw")
+    ok(shell, "get -w /pw/a")  # a one-shot watch under it: warned about ZOOKEEPER-4466
+    assert any("ZOOKEEPER-4466" in e for e in events)
+    ok(shell, "removewatches /pw")
     ok(shell, "addWatch -m PERSISTENT /pw")
     assert "mode must be" in err(shell, "addWatch -m SOMETIMES /pw")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import queue
 import time
 from pathlib import Path
 from types import SimpleNamespace

@@ -20,7 +20,6 @@ from rich.text import Text
 
 from zkbench import edits
 from zkbench.dataformat import format_data, hex_dump
-from zkbench.errors import ZkBenchError
 from zkbench.shell.core import (COMMANDS, ConfirmationRequired, Result, Shell, ShellError, command, lookup)
 from zkbench.shell.parser import ParseError
 from zkbench.shell.render import (decode_text, encode_data, event_line, format_acls, format_stat, java_list,
@@ -51,8 +50,13 @@ def _session_id(shell: Shell) -> int:
     return sid[0] if sid else 0
 
 
-def _watcher(shell: Shell):  # noqa: ANN202
+def _watcher(shell: Shell, path: str | None = None):  # noqa: ANN202
     """A one-shot watch callback that prints zkCli's WATCHER line (if printwatches is on)."""
+    covering = [root for root in shell.persistent_roots
+                if path is not None and (root == "/" or path == root or path.startswith(root + "/"))]
+    if covering:
+        shell.notify(f"warning: this session already has a persistent recursive watch on {covering[0]}; on "
+                     f"ZooKeeper 3.8 a one-shot watch under it can silently end it (ZOOKEEPER-4466)")
 
     def on_event(event: Any) -> None:
         if shell.printwatches:
@@ -228,7 +232,7 @@ def cmd_ls(shell: Shell, words: list[str]) -> Result:
     if opts.has("R"):
         paths = _walk_paths(shell, path)
         return Result("\n".join(paths), data={"path": path, "paths": paths})
-    watch = _watcher(shell) if opts.has("w") else None
+    watch = _watcher(shell, path) if opts.has("w") else None
     children, stat = client.get_children(path, watch=watch, include_data=True)
     children = sorted(children)
     text = java_list(children)
@@ -298,7 +302,7 @@ def cmd_get(shell: Shell, words: list[str]) -> Result:
     opts = shell.parse("get", words, "swbx")
     args = _args(opts.args, 1, 1, "get")
     path = shell.resolve(args[0])
-    watch = _watcher(shell) if opts.has("w") else None
+    watch = _watcher(shell, path) if opts.has("w") else None
     data, stat = shell.client.get(path, watch=watch)
     if opts.has("b"):
         text = base64.b64encode(data or b"").decode("ascii")
@@ -342,7 +346,7 @@ def cmd_stat(shell: Shell, words: list[str]) -> Result:
     opts = shell.parse("stat", words, "w")
     args = _args(opts.args, 0, 1, "stat")
     path = shell.resolve(args[0] if args else None)
-    watch = _watcher(shell) if opts.has("w") else None
+    watch = _watcher(shell, path) if opts.has("w") else None
     stat = shell.client.exists(path, watch=watch)
     if stat is None:
         raise ShellError(f"Node does not exist: {path}")
@@ -761,6 +765,8 @@ def cmd_addwatch(shell: Shell, words: list[str]) -> Result:
                                                    getattr(event, "path", None)))
 
     client.add_watch(path, on_event, mode.lower())  # type: ignore[attr-defined]
+    if mode == "PERSISTENT_RECURSIVE":
+        shell.persistent_roots.add(path)
     return Result("", data={"path": path, "mode": mode})
 
 
@@ -778,6 +784,8 @@ def cmd_removewatches(shell: Shell, words: list[str]) -> Result:
         raise ShellError("removewatches: this zkbench build's client cannot remove watches yet")
     try:
         remove(path, kind)
+        if kind == "any":
+            shell.persistent_roots.discard(path)
     except kex.NoWatcherError:
         raise ShellError(f"No watch of that kind on {path}") from None
     return Result("", data={"path": path, "type": kind})

@@ -13,7 +13,7 @@ import posixpath
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kazoo import exceptions as kex
@@ -274,6 +274,7 @@ class Shell:
         self.current_path: str | None = None
         self.streams: list[EventStream] = []
         self.tokens: list[Token] = []
+        self.persistent_roots: set[str] = set()  # persistent recursive watches this session holds (ZOOKEEPER-4466)
 
     # ---------------------------------------------------------------- state the commands share
 

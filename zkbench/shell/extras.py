@@ -20,9 +20,8 @@ from rich.tree import Tree
 from zkbench import edits
 from zkbench.errors import explain
 from zkbench.shell.core import Result, Shell, ShellError, command
-from zkbench.shell.parser import ParseError, Token, parse_options, split_on_separator, tokenize
-from zkbench.shell.render import (acl_dict, decode_data, decode_text, encode_data, java_list)
-from zkbench.shell.render import acl_from_dict
+from zkbench.shell.parser import ParseError, Token, parse_options, split_on_separator
+from zkbench.shell.render import acl_dict, acl_from_dict, decode_data, encode_data, java_list
 
 log = logging.getLogger(__name__)
 

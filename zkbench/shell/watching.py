@@ -92,6 +92,7 @@ def make_watch_stream(shell: Shell, path: str, *, recursive: bool = True, limit:
     def start(sink: Callable[[str], None]) -> None:
         if recursive and callable(getattr(client, "add_watch", None)):
             _start_persistent(client, path, sink, state)
+            shell.persistent_roots.add(path)
         elif recursive:
             cache = TreeCache(client, path)
             ready = threading.Event()
@@ -141,6 +142,7 @@ def make_watch_stream(shell: Shell, path: str, *, recursive: bool = True, limit:
         persistent = state.pop("persistent", None)
         if persistent is not None:
             persistent.set()  # type: ignore[attr-defined]
+            shell.persistent_roots.discard(path)
             try:
                 client.remove_watches(path, "persistent_recursive")
             except (kex.NoWatcherError, kex.ConnectionClosedError, kex.ConnectionLoss, kex.SessionExpiredError,
