@@ -362,3 +362,36 @@ def test_every_demo_offers_its_controls_in_the_palette() -> None:
         others = {c.action for k, sp in DEMO_SPECS.items() if k != kind for c in sp.controls}
         for action in others - {c.action for c in spec.controls}:
             assert not screen.check_action(action, ()), (kind, action)
+
+
+async def test_reachable_from_the_app_and_left_cleanly(zk_chroot_hosts: str) -> None:
+    """`zkbench demo election` opens the app on the demo; Esc goes back and stops its actors; F4 picks another."""
+    pytest.importorskip("zkbench.screens.main")
+    from zkbench.app import NavBar, ZkBenchApp
+
+    workbench = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=4.0))
+    app = ZkBenchApp(workbench, start_screen="demo:election")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, DemoScreen) else None,
+                                    what="the demo screen")
+            await wait_for(pilot, lambda: cards_in(screen, "leader"), what="a leader")
+            assert "Demo › Leader election" in str(screen.query_one(NavBar).render())
+            pids = [c.pid for c in screen.model.cards.values()]
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DemoScreen), what="back to the main screen")
+            screen.closing.join(10)
+            assert pids_alive(pids) == []
+            await pilot.press("f4")
+            await pilot.pause(0.3)
+            await pilot.press("enter")  # the first demo in the picker: lock
+            lock = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, DemoScreen) else None,
+                                  what="the lock demo")
+            assert lock.kind == "lock"
+            await wait_for(pilot, lambda: cards_in(lock, "holding"), what="a holder")
+            pids = [c.pid for c in lock.model.cards.values()]
+            await pilot.press("ctrl+q")
+        lock.closing.join(10)
+        assert pids_alive(pids) == []
+    finally:
+        workbench.close()
