@@ -72,6 +72,8 @@ def test_create_modes_and_errors(shell: Shell, zk, zk_admin, zk_root: str) -> No
     assert err(shell, "create /a again") == "Node already exists: /a"
     assert "Node does not exist: /no" in err(shell, "create /no/child")
     assert ok(shell, "create -p /deep/er/node x").text == "Created /deep/er/node"
+    ok(shell, "create /nodata")
+    assert ok(shell, "get /nodata").text == "null"  # zkCli stores no data as null, and prints it so
     seq = ok(shell, "create -s /a/job- j").text
     assert seq.startswith("Created /a/job-") and len(seq.split("job-")[1]) == 10
     assert ok(shell, "create -s /a/ j").text.startswith("Created /a/00000000")  # sequence names only

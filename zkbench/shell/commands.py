@@ -101,11 +101,11 @@ def _too_large(shell: Shell, path: str, size: int, exc: BaseException) -> ShellE
                       f"connection - {state}")
 
 
-def _write_data(shell: Shell, path: str, data: bytes, call):  # noqa: ANN001, ANN202
+def _write_data(shell: Shell, path: str, data: bytes | None, call):  # noqa: ANN001, ANN202
     try:
         return call()
     except (kex.ConnectionLoss, kex.ConnectionDropped) as exc:
-        if len(data) > MAX_VALUE_BYTES:
+        if data is not None and len(data) > MAX_VALUE_BYTES:
             raise _too_large(shell, path, len(data), exc) from None
         raise
 
@@ -265,7 +265,7 @@ def cmd_create(shell: Shell, words: list[str]) -> Result:
     if ttl is not None and ephemeral:
         raise ShellError("create: -t (TTL) applies to persistent znodes, not -e")
     path = shell.resolve(args[0], keep_trailing_slash=sequential)
-    data = _data_arg(args[1] if len(args) > 1 else None, opts.has("b"))
+    data = _data_arg(args[1], opts.has("b")) if len(args) > 1 else None  # no data: null, as zkCli stores it
     acl = parse_acls(args[2]) if len(args) > 2 else None
     client = shell.client
     if container:
