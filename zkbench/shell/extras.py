@@ -540,7 +540,8 @@ def _hidden_digest(acls: list[Any]) -> bool:
 
 @command("load", "load file.json [path]", "restore a dump under path (asks before overwriting existing znodes)",
          "Data is restored byte for byte and ACLs are kept; ephemeral znodes are listed but not restored (they "
-         "belonged to a session), null data comes back as empty data. --yes overwrites without asking.", writes=True, group="zkbench")
+         "belonged to a session), null data comes back as empty data. --yes overwrites without asking.",
+         writes=True, group="zkbench")
 def cmd_load(shell: Shell, words: list[str]) -> Result:
     opts = shell.parse("load", words)
     args = _args(opts.args, 1, 2, "load")
