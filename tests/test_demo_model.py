@@ -81,6 +81,11 @@ def test_gc_pause_is_amber_with_the_lesson_and_the_rejected_write() -> None:
     assert "the stale write was rejected" in inv.text
     assert m.cards["lock-1"].facts["fence"] == "REJECTED (stale token 5)"
     assert any("REJECTED lock-1" in line for line in side_summary(m))
+    # the line goes back to green once the lesson is old news; the side panel keeps it
+    m.apply([ev(6.2 + 31, "lock-2", "fenced-write", "wrote", role="lock", path="/locks/resource", n=2, token=9,
+                accepted=True)])
+    assert m.invariant().level is Level.OK
+    assert any("both believed they held it" in line for line in side_summary(m))
 
 
 def test_queue_retake_after_a_crash_is_allowed_and_green() -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DOUBLE_BARRIER_MEMBERS = 3
 HISTORY_LIMIT = 250_000  # events kept in memory (a long workshop); the oldest fifth goes when it is reached
+LESSON_SECONDS = 30.0  # how long a GC-pause finding keeps the invariant line amber
 LIVE_WINDOW = 5_000  # events the live invariant checks (benchmarks/demo_invariants.py: ~10-20 ms at this size)
 QUEUE_MODE = "locked"  # the course's version: a lock around take-process-delete (at-least-once)
 
@@ -156,6 +157,7 @@ class DemoModel:
         self.history: list[ActorEvent] = []
         self.highest: dict[str, int] = {}  # role key -> highest number used for an id
         self.lessons: list[str] = []  # GC-pause findings, in the order they happened
+        self.lesson_times: list[float] = []
         self._invariant: Invariant | None = None
         self._pause_marks: dict[str, tuple[float, str | None]] = {}  # actor -> (paused at, what it believed)
         self._last_line: dict[str, tuple[str, str]] = {}  # actor -> (kind, message) of its last shown line
@@ -288,6 +290,7 @@ class DemoModel:
         if others:
             other = others[-1]
             what = "the lock" if believed == "holding" else "leadership"
+            self.lesson_times.append(e.time)
             self.lessons.append(f"{card.id} was paused while it believed it held {what}; {other.actor} "
                                 f"{verb} it meanwhile: both believed they held it")
 
@@ -331,6 +334,13 @@ class DemoModel:
             f["workers"] = ", ".join(d["workers"]) or "(none)"
 
     # -- queries
+    def recent_lesson(self) -> str | None:
+        """The latest GC-pause finding while it is news (:data:`LESSON_SECONDS` of events); the side panel keeps
+        them all."""
+        if not self.lessons or not self.history:
+            return None
+        return self.lessons[-1] if self.history[-1].time - self.lesson_times[-1] <= LESSON_SECONDS else None
+
     def live(self, state: str | None = None) -> list[ActorCardState]:
         return [c for c in self.cards.values() if c.alive and (state is None or c.state == state)]
 
@@ -380,8 +390,9 @@ def _from_check(result: CheckResult, ok_text: str, model: DemoModel) -> Invarian
     """Violations are red; a GC-pause finding is amber; anomalies the guarantee allows stay green, with a note."""
     if result.violations:
         return Invariant(Level.VIOLATED, f"VIOLATED: {result.violations[0]}", "\n".join(result.violations))
-    if model.lessons:
-        return Invariant(Level.NOTE, f"{ok_text} · {model.lessons[-1]}", "\n".join([*model.lessons, *result.notes]))
+    lesson = model.recent_lesson()
+    if lesson:
+        return Invariant(Level.NOTE, f"{ok_text} · {lesson}", "\n".join([*model.lessons, *result.notes]))
     if result.notes:
         return Invariant(Level.OK, f"{ok_text} · allowed: {result.notes[-1]}", "\n".join(result.notes))
     return Invariant(Level.OK, ok_text)
@@ -426,13 +437,15 @@ def lock_invariant(model: DemoModel) -> Invariant:
         base += f" by {holders[0].id}" + (f", fencing token {token}" if token else "")
     else:
         base += " (nobody holds the lock right now)"
-    rejected = [n for n in fencing.notes]
-    if model.lessons or rejected:
-        tail = model.lessons[-1] if model.lessons else rejected[-1]
-        if model.lessons and rejected:
-            tail += "; the stale write was rejected"
-        return Invariant(Level.NOTE, f"{base} · {tail}", "\n".join([*model.lessons, *exclusion.notes, *rejected]))
-    return Invariant(Level.OK, base)
+    rejected = list(fencing.notes)
+    lesson = model.recent_lesson()
+    detail = "\n".join([*model.lessons, *exclusion.notes, *rejected])
+    if lesson:
+        tail = lesson + ("; the stale write was rejected" if rejected else "")
+        return Invariant(Level.NOTE, f"{base} · {tail}", detail)
+    if rejected and not model.lessons:  # a stale holder we did not pause ourselves (a real suspension)
+        return Invariant(Level.NOTE, f"{base} · {rejected[-1]}", detail)
+    return Invariant(Level.OK, base, detail)
 
 
 def leader_invariant(model: DemoModel) -> Invariant:
@@ -570,8 +583,9 @@ def master_worker_invariant(model: DemoModel) -> Invariant:
         head = "no active master right now"
     text = f"{head} · {len(workers)} worker(s) · {len(finished)} of {len(submitted)} task(s) done once"
     notes = leaders.notes + tasks.notes
-    if model.lessons:
-        return Invariant(Level.NOTE, f"{text} · {model.lessons[-1]}", "\n".join([*model.lessons, *notes]))
+    lesson = model.recent_lesson()
+    if lesson:
+        return Invariant(Level.NOTE, f"{text} · {lesson}", "\n".join([*model.lessons, *notes]))
     return Invariant(Level.OK, text, "\n".join(notes))
 
 
@@ -767,6 +781,10 @@ def side_summary(model: DemoModel) -> list[str]:
     """A few live lines under the learner's note: what the recipe's shared state looks like right now."""
     kind, h = model.spec.kind, model.history
     lines: list[str] = []
+    if model.lessons:
+        lines.append("GC-pause lesson:")
+        lines.extend(f"  {lesson}" for lesson in model.lessons[-3:])
+        lines.append("")
     if kind == "lock":
         writes = [e for e in h if e.kind == "fenced-write"]
         accepted = [e for e in writes if e.details.get("accepted") is not False]
