@@ -202,6 +202,22 @@ async def test_election_demo_crash_leader(workbench: Workbench) -> None:
         await leave_and_check(app, pilot)
 
 
+async def test_election_demo_gc_pause_lesson(workbench: Workbench) -> None:
+    app = DemoHost(workbench, "election", autostart=(("candidate", 2),))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.demo
+        leader = (await wait_for(pilot, lambda: cards_in(screen, "leader"), what="a leader"))[0]
+        await wait_for(pilot, lambda: cards_in(screen, "follower"), what="a follower")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: screen.model.lessons, timeout=30, what="the lesson")
+        assert screen.model.lessons[-1].startswith(f"{leader} was paused while it believed it held leadership")
+        await wait_for(pilot, lambda: screen.model.cards[leader].state != "leader", what="the old leader steps down")
+        line = screen.query_one(InvariantLine)
+        await wait_for(pilot, lambda: "both believed" in line.text, what="the lesson on the line")
+        assert line.level == Level.NOTE.value
+        await leave_and_check(app, pilot)
+
+
 async def test_queue_demo_crash_working_worker(workbench: Workbench) -> None:
     app = DemoHost(workbench, "queue", options={"producer": {"interval": 0.3}, "worker": {"work": 3.0}})
     async with app.run_test(size=(200, 60)) as pilot:
