@@ -223,9 +223,9 @@ class DemoScreen(Screen[None]):
         self.set_class(width < NARROW_WIDTH, "-narrow")
         compact = width < NARROW_WIDTH
         for card in self._cards.values():
-            if card.compact != compact:
+            if card.compact != compact and card.actor_id in self.model.cards:
                 card.compact = compact
-                card.show_state(self.model.cards[card.actor_id]) if card.actor_id in self.model.cards else None
+                card.show_state(self.model.cards[card.actor_id])
 
     def _refresh_cards_title(self) -> None:
         cards = self.query_one("#demo-cards")

@@ -24,7 +24,7 @@ from zkbench.checkers import (CheckResult, check_barrier, check_double_barrier, 
                               check_master_worker, check_mutual_exclusion, check_queue)
 
 __all__ = ["DemoSpec", "RoleSpec", "DemoControl", "DemoModel", "ActorCardState", "Fate", "Invariant", "Level",
-           "DEMO_SPECS", "demo_spec", "format_session", "DOUBLE_BARRIER_MEMBERS", "QUEUE_MODE"]
+           "DEMO_SPECS", "demo_spec", "side_summary", "DOUBLE_BARRIER_MEMBERS", "QUEUE_MODE"]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ LESSON_SECONDS = 30.0  # how long a GC-pause finding keeps the invariant line am
 LIVE_WINDOW = 5_000  # events the live invariant checks (benchmarks/demo_invariants.py: ~10-20 ms at this size)
 QUEUE_MODE = "locked"  # the course's version: a lock around take-process-delete (at-least-once)
 
-# Actor kinds that say nothing about the recipe's state (they must not overwrite the card's "last step").
-_SUPERVISOR_KINDS = {"spawned", "stop-requested", "crashed", "paused", "resumed", "exited", "stderr", "output"}
 
 
 class Level(str, enum.Enum):
@@ -129,12 +127,6 @@ class DemoSpec:
         from dataclasses import replace
 
         return replace(self, base=base.rstrip("/") or "/")
-
-
-def format_session(session: str | int | None) -> str:
-    if isinstance(session, int):
-        return f"0x{session:x}" if session else ""
-    return session or ""
 
 
 def _num(value: Any) -> str:
