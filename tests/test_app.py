@@ -213,3 +213,40 @@ def test_snapshot_help_screen(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 40), run_before=open_help)
+
+
+async def test_theme_choice_is_remembered(zk_chroot_hosts, tmp_path: Path):
+    app = live_app(zk_chroot_hosts)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.theme = "nord"
+            await pilot.pause(0.2)
+    finally:
+        app.workbench.close()
+    assert '"theme": "nord"' in (tmp_path / "state" / "ui.json").read_text()
+    again = live_app(zk_chroot_hosts)
+    assert again.theme == "nord"
+    again.workbench.close()
+
+
+async def test_lost_server_shows_a_banner_until_it_comes_back(tmp_path: Path):
+    from zkbench.server import LocalServer
+
+    server = LocalServer(tmp_path / "zk", tick_time=250)
+    server.start()
+    app = live_app(server.connect_string)
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: app.workbench.client is not None and app.conn_state is not None,
+                           what="connected")
+            banner = app.screen.query_one(ConnectionBanner)
+            assert not banner.has_class("-visible")
+            server.server.stop()
+            await wait_for(pilot, lambda: banner.has_class("-visible"), what="the banner")
+            assert "suspended" in str(banner.render()).lower()
+            server.start()
+            await wait_for(pilot, lambda: not banner.has_class("-visible"), timeout=30, what="the banner to go")
+            assert app.is_running
+    finally:
+        app.workbench.close()
+        server.stop()
