@@ -8,7 +8,6 @@ import shlex
 import sys
 
 from zkbench.errors import ZkBenchError
-from zkbench.server import DistributionNotFound, ServerStartError
 
 __all__ = ["register"]
 
@@ -41,8 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError:
         print("zkbench: `zkbench serve` needs textual-serve: pip install 'zkbench[serve]'", file=sys.stderr)
         return 1
-    from zkbench.settings import load_settings
-    from zkbench.tui import prepare_workbench
+    from zkbench.tui import workbench_for_args
 
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
@@ -51,13 +49,11 @@ def _serve(args: argparse.Namespace) -> int:
     if not loopback:
         print(f"zkbench: WARNING: serving on {args.host}:{args.port}, reachable from other machines, with NO "
               "authentication: anyone who can reach it can read and change your ZooKeeper.", file=sys.stderr)
-    try:
-        settings = load_settings(args)
-        # One target for every tab: a private server (if needed) is started once, here, not per tab.
-        workbench = prepare_workbench(settings, say=lambda m: print(m, file=sys.stderr))
-    except (ZkBenchError, DistributionNotFound, ServerStartError) as exc:
-        print(f"zkbench: {exc}", file=sys.stderr)
+    # One target for every tab: a private server (if needed) is started once, here, not per tab.
+    resolved = workbench_for_args(args)
+    if resolved is None:
         return 1
+    workbench = resolved[1]
     argv = [sys.executable, "-m", "zkbench", "--hosts", workbench.hosts, *_connection_argv(args)]
     print(f"zkbench: serving the app at http://{args.host}:{args.port} (one app process per browser tab); "
           "Ctrl-C stops", file=sys.stderr)

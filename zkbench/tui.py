@@ -12,7 +12,7 @@ from zkbench.server import DistributionNotFound, LocalServer, ServerStartError, 
 from zkbench.settings import Settings, load_settings
 from zkbench.workbench import Workbench, probe_default_server
 
-__all__ = ["run_tui", "prepare_workbench"]
+__all__ = ["run_tui", "prepare_workbench", "workbench_for_args"]
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,22 @@ def prepare_workbench(settings: Settings, say=print) -> Workbench:  # noqa: ANN0
                      local_server=local)
 
 
-def run_tui(args: argparse.Namespace) -> int:
-    """``zkbench`` with no subcommand."""
+def workbench_for_args(args: argparse.Namespace) -> tuple[Settings, Workbench] | None:
+    """Settings and a workbench for a command line, or ``None`` after printing the one-line reason why not."""
     try:
         settings = load_settings(args)
-        workbench = prepare_workbench(settings, say=lambda msg: print(msg, file=sys.stderr))
+        return settings, prepare_workbench(settings, say=lambda msg: print(msg, file=sys.stderr))
     except (ZkBenchError, DistributionNotFound, ServerStartError) as exc:
         print(f"zkbench: {exc}", file=sys.stderr)
+        return None
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """``zkbench`` with no subcommand."""
+    resolved = workbench_for_args(args)
+    if resolved is None:
         return 1
+    settings, workbench = resolved
     from zkbench.app import ZkBenchApp  # Textual is imported only for the TUI
 
     app = ZkBenchApp(workbench, settings, resilient=True, start_screen=getattr(args, "start_screen", None))
