@@ -116,7 +116,7 @@ def test_cli_server_start_status_stop(tmp_path: Path):
     started = subprocess.run([*exe, "server", "start", "--port", "0", "--tick-time", "250"], env=env,
                              capture_output=True, text=True, timeout=90)
     assert started.returncode == 0, started.stderr
-    assert "ZooKeeper serving at 127.0.0.1:" in started.stdout
+    assert "standalone" in started.stdout and "connect with: zkbench --hosts 127.0.0.1:" in started.stdout
     try:
         status = subprocess.run([*exe, "server", "status"], env=env, capture_output=True, text=True, timeout=30)
         assert status.returncode == 0 and "standalone" in status.stdout

@@ -60,27 +60,35 @@ def _print_members(members: list[Member]) -> None:
 
 
 # ---------------------------------------------------------------- server
-def _server_start(args: argparse.Namespace) -> int:
-    loaded = _load("server")
+def _start(kind: str, args: argparse.Namespace, make) -> int:  # noqa: ANN001 - make(workdir, dist) -> cluster
+    """Start a detached server or ensemble unless one is already recorded and running."""
+    loaded = _load(kind)
     if loaded and any(m.running() for m in loaded[1]):
-        print(f"already running: {loaded[1][0].address} (pid {loaded[1][0].pid}); `zkbench server stop` first")
+        print("already running (stop it first):")
+        _print_members(loaded[1])
         return 0
     try:
         dist = find_distribution(args.zk_home)
     except DistributionNotFound as exc:
         return _err(str(exc))
-    workdir = run_dir() / "server"
+    workdir = run_dir() / kind
     if args.fresh and workdir.exists():
         shutil.rmtree(workdir)
-    server = LocalServer(workdir, port=args.port or None, dist=dist, tick_time=args.tick_time, owned=False)
+    cluster = make(workdir, dist)
     try:
-        server.start()
+        cluster.start()
     except ServerStartError as exc:
         return _err(str(exc))
-    _save("server", {"kind": "server", "zk_home": args.zk_home}, server.members)
-    print(f"ZooKeeper serving at {server.connect_string} (pid {server.pid}); {dist.describe()}")
-    print(f"connect with: zkbench --hosts {server.connect_string}")
+    _save(kind, {"kind": kind, "zk_home": args.zk_home}, cluster.members)
+    print(f"{dist.describe()}:")
+    _print_members(cluster.members)
+    print(f"connect with: zkbench --hosts {cluster.connect_string}")
     return 0
+
+
+def _server_start(args: argparse.Namespace) -> int:
+    return _start("server", args, lambda workdir, dist: LocalServer(
+        workdir, port=args.port or None, dist=dist, tick_time=args.tick_time, owned=False))
 
 
 def _server_stop(args: argparse.Namespace) -> int:
@@ -106,28 +114,8 @@ def _server_status(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- ensemble
 def _ensemble_up(args: argparse.Namespace) -> int:
-    loaded = _load("ensemble")
-    if loaded and any(m.running() for m in loaded[1]):
-        print("already up:")
-        _print_members(loaded[1])
-        return 0
-    try:
-        dist = find_distribution(args.zk_home)
-    except DistributionNotFound as exc:
-        return _err(str(exc))
-    workdir = run_dir() / "ensemble"
-    if args.fresh and workdir.exists():
-        shutil.rmtree(workdir)
-    ensemble = LocalEnsemble(args.size, workdir, dist=dist, tick_time=args.tick_time, owned=False,
-                             base_port=args.base_port or None)
-    try:
-        ensemble.start()
-    except ServerStartError as exc:
-        return _err(str(exc))
-    _save("ensemble", {"kind": "ensemble", "zk_home": args.zk_home}, ensemble.members)
-    _print_members(ensemble.members)
-    print(f"connect with: zkbench --hosts {ensemble.connect_string}")
-    return 0
+    return _start("ensemble", args, lambda workdir, dist: LocalEnsemble(
+        args.size, workdir, dist=dist, tick_time=args.tick_time, owned=False, base_port=args.base_port or None))
 
 
 def _ensemble_down(args: argparse.Namespace) -> int:
