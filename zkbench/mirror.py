@@ -336,7 +336,8 @@ class Mirror(_Store):
 
     def __init__(self, settings: ConnectionSettings, *, strategy: str = "auto", root: str = "/",
                  events: "queue.SimpleQueue[Any] | None" = None, lazy_data_over: int = 64 * 1024,
-                 batch_size: int = 1000, window: int = 4, classic_window: int = 1000) -> None:
+                 batch_size: int = 1000, window: int = 4, steady_window: int = 1,
+                 classic_window: int = 1000) -> None:
         super().__init__()
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
@@ -350,6 +351,7 @@ class Mirror(_Store):
         self.lazy_data_over = lazy_data_over
         self.batch_size = batch_size
         self.window = window
+        self.steady_window = steady_window
         self.classic_window = classic_window
         self.ready = threading.Event()
         self.client: ZkClient | None = None
@@ -541,7 +543,10 @@ class Mirror(_Store):
         if client is None or not todo or not self._connected:
             return
         if self.strategy == "persistent":
-            while todo and self._inflight < self.window and client.unsent_requests < MAX_UNSENT:
+            # A walk keeps `window` batches in flight (throughput); afterwards one, so notifications that arrive
+            # during a round trip coalesce into the next multiRead (fewer requests per update under churn).
+            window = self.window if self._walk is not None else self.steady_window
+            while todo and self._inflight < window and client.unsent_requests < MAX_UNSENT:
                 ops: list[tuple[int, str]] = []
                 reads = []
                 full = client._full  # noqa: SLF001
