@@ -231,6 +231,10 @@ def test_connect_and_close(zk_chroot_hosts: str) -> None:
         assert "another server" in err(sh, "connect 10.0.0.1:2181")
         ok(sh, "connect")
         assert ok(sh, "ls /").text == "[]"  # a new session: the ephemeral went with the old one
+        assert err(sh, "addauth nosuchscheme x").startswith("Authentication failed: the server rejected the "
+                                                          "nosuchscheme credentials and closed the session")
+        ok(sh, "connect")
+        ok(sh, "ls /")
     finally:
         client.stop()
         client.close()

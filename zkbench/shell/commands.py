@@ -441,7 +441,10 @@ def cmd_addauth(shell: Shell, words: list[str]) -> Result:
     try:
         shell.client.add_auth(scheme, credential)
     except kex.AuthFailedError:
-        raise ShellError(f"Authentication failed: the server rejected the {scheme} credentials") from None
+        # kazoo keeps the credential and would send it again on every reconnect: forget it
+        getattr(shell.session.client, "auth_data", set()).discard((scheme, credential))
+        raise ShellError(f"Authentication failed: the server rejected the {scheme} credentials and closed the "
+                         f"session (`connect` opens a new one)") from None
     return Result("", data={"scheme": scheme})
 
 

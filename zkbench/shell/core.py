@@ -167,6 +167,9 @@ class ClientSession:
             raise ShellError("connect: this shell shares its session with the app; "
                              "use `zkbench shell --hosts ...` for another server")
         if not self._client.connected:
+            # stop first: after an auth failure kazoo's connection loop is still retrying, and start() alone
+            # would wait forever for it to end
+            self._client.stop()
             self._client.start()
         return self._hosts
 
