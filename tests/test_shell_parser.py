@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ _LINES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("ZKBENCH_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(line=_LINES)
 def test_run_never_raises(zk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, line: str) -> None:  # noqa: ANN001
     monkeypatch.chdir(tmp_path)  # dump writes files: keep them out of the checkout

@@ -12,7 +12,7 @@ import logging
 import posixpath
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -420,14 +420,6 @@ class Shell:
             return Outcome(line, False, error=f"{exc.strerror or exc}" + (f": {exc.filename}" if
                                                                         exc.filename else ""))
         return Outcome(line, True, result)
-
-    def run_script(self, lines: list[str], *, yes: bool = False) -> Iterator[Outcome]:
-        """Run lines one by one, stopping after the first failure (for ``exec``)."""
-        for line in lines:
-            outcome = self.run(line, yes=yes)
-            yield outcome
-            if not outcome.ok or outcome.quit:
-                return
 
     def stop_streams(self) -> None:
         for stream in list(self.streams):
