@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from textual.widgets import RichLog
 
 from zkbench.connection import ConnectionSettings
 from zkbench.events import ConnectionState
+from zkbench.shell import COMMANDS
 from zkbench.workbench import Workbench
 from zkbench.widgets.shell_pane import ShellPane
 
@@ -239,6 +241,12 @@ async def test_fuzzed_input_keeps_the_app_alive(workbench: Workbench) -> None:
     lines = ["'", '"', "\\", ";;;", "ls -Z /", "create", "set /a", "get -v x /", "txn ;", "json get",
              "\x00", "ls /\x7f", "redo 99", "help nope", "getAcl -s", "setAcl / bad", "addWatch -m X /",
              "cd /nope", "tree / x", "load /nonexistent.json", "dump", "é/ü ", "a" * 3000]
+    rng = random.Random(5)  # plus random lines: command names with junk arguments, and raw junk
+    names = sorted(set(COMMANDS) - {"close", "connect", "addauth", "quit", "dump", "watch"})
+    junk = ["/", "-s", "-v", "x", "'", '"a b"', ";", "-R", "..", "\\", "{}", "-1", "é", "*"]
+    for _ in range(40):
+        head = rng.choice(names) if rng.random() < 0.8 else "".join(rng.choice("ab-/;'\" ") for _ in range(6))
+        lines.append(" ".join([head, *rng.choices(junk, k=rng.randint(0, 4))]))
     app = PaneApp(workbench)
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(ShellPane)
