@@ -788,8 +788,13 @@ class EnsembleUpdate:
     history: dict[str, dict[str, tuple[float, ...]]] = field(default_factory=dict)  # address -> metric -> values
 
 
-def diff_snapshots(before: EnsembleSnapshot | None, after: EnsembleSnapshot) -> list[EnsembleEvent]:
-    """Leader changes, servers going down or coming back, and mode changes between two polls."""
+def diff_snapshots(before: EnsembleSnapshot | None, after: EnsembleSnapshot,
+                   last_leader: ServerHealth | None = None) -> list[EnsembleEvent]:
+    """Leader changes, servers going down or coming back, and mode changes between two polls.
+
+    ``last_leader`` is the last leader seen in any earlier poll, so a leader elected after a poll that saw none
+    is still announced as "new leader: X (was Y)".
+    """
     now = after.taken_at
     events: list[EnsembleEvent] = []
     old = {h.target.address: h for h in before.servers} if before else {}
@@ -812,13 +817,17 @@ def diff_snapshots(before: EnsembleSnapshot | None, after: EnsembleSnapshot) -> 
             events.append(EnsembleEvent(EventKind.MODE, f"{name}: {prev.mode.value} -> {health.mode.value}", now,
                                         health.target.address))
     old_leader = before.leader if before else None
+    known = old_leader or last_leader
     new_leader = after.leader
     if new_leader is not None and (old_leader is None or
                                    old_leader.target.address != new_leader.target.address):
-        was = f" (was {old_leader.label})" if old_leader else ""
         epoch = f", epoch {new_leader.zxid.epoch}" if new_leader.zxid else ""
-        events.append(EnsembleEvent(EventKind.LEADER, f"new leader: {new_leader.label}{was}{epoch}", now,
-                                    new_leader.target.address))
+        if known is not None and known.target.address == new_leader.target.address:
+            text = f"leader again: {new_leader.label}{epoch}"
+        else:
+            was = f" (was {known.label})" if known else ""
+            text = f"new leader: {new_leader.label}{was}{epoch}"
+        events.append(EnsembleEvent(EventKind.LEADER, text, now, new_leader.target.address))
     elif new_leader is None and old_leader is not None:
         events.append(EnsembleEvent(EventKind.NO_LEADER, f"no leader: {old_leader.label} gone, election running",
                                     now, old_leader.target.address))
@@ -847,6 +856,7 @@ class EnsembleMonitor:
         self._history_len = history
         self._history: dict[str, dict[str, deque[float]]] = {}
         self._last: EnsembleSnapshot | None = None
+        self._last_leader: ServerHealth | None = None
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.targets)), thread_name_prefix="zk-probe")
 
@@ -870,7 +880,9 @@ class EnsembleMonitor:
 
     def record(self, snapshot: EnsembleSnapshot) -> EnsembleUpdate:
         """Fold a snapshot (polled, or given by a test) into the histories and compute the events."""
-        events = diff_snapshots(self._last, snapshot)
+        events = diff_snapshots(self._last, snapshot, self._last_leader)
+        if snapshot.leader is not None:
+            self._last_leader = snapshot.leader
         prev = {h.target.address: h for h in self._last.servers} if self._last else {}
         for health in snapshot.servers:
             series = self._history.setdefault(
