@@ -153,6 +153,11 @@ def connect(settings: ConnectionSettings) -> ZkClient:
         cs = parse_connect_string(settings.hosts)
     except ValueError as exc:
         raise ConnectError(f"Bad connect string {settings.hosts!r}: {exc}") from None
+    reasons = [_probe(h, p, timeout=min(1.0, settings.connect_timeout)) for h, p in cs.hosts]
+    if all(r in ("connection refused", "unknown host") for r in reasons):
+        # nobody can answer: say so now instead of letting kazoo retry for the whole connect timeout
+        raise ConnectError("Could not connect to ZooKeeper - "
+                           + "; ".join(f"{h}:{p} {r}" for (h, p), r in zip(cs.hosts, reasons)))
     client = make_client(settings)
     try:
         client.start(timeout=settings.connect_timeout)
