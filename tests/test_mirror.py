@@ -472,3 +472,24 @@ def test_unreadable_znode_is_mirrored_with_its_stat(zk_admin: ZkClient, zk_root:
         mirror.sync()
     assert f"{zk_root}/secret" not in mirror
     assert mirror.compare_with_server(zk_admin) == []
+
+
+def test_root_that_appears_later_and_is_recreated(zk_admin: ZkClient, zk_root: str, settings: ConnectionSettings,
+                                                  strategy: str, mirror_factory: Callable[..., Mirror]) -> None:
+    root = f"{zk_root}/later"
+    mirror = mirror_factory(settings, strategy=strategy, root=root)
+    assert mirror.ready.wait(10)
+    assert len(mirror) == 0 and mirror.get(root) is None
+    zk_admin.create(f"{root}/kid", b"k", makepath=True)
+    mirror.sync()
+    wait_for(lambda: f"{root}/kid" in mirror)  # classic: the exists watch fires, then the walk below it
+    zk_admin.delete(root, recursive=True)
+    mirror.sync()
+    assert len(mirror) == 0
+    zk_admin.create(root, b"again")
+    mirror.sync()
+    wait_for(lambda: mirror.get(root) is not None and mirror.get(root).data == b"again")  # type: ignore
+    assert mirror.compare_with_server(zk_admin) == []
+    checker = EventChecker()
+    checker.feed(drain(mirror.events))
+    checker.check(mirror)

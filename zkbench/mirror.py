@@ -34,7 +34,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 STRATEGIES = ("auto", "classic", "persistent")
 
 _unpack_stat = stat_struct.unpack
-_q = stat_struct  # offsets in the 68 stat bytes: czxid 0, mzxid 8, pzxid 60, numChildren 56
+# offsets in the 68 stat bytes: czxid 0, mzxid 8, ctime 16, mtime 24, version 32, cversion 36, aversion 40,
+# ephemeralOwner 44, dataLength 52, numChildren 56, pzxid 60
 _EMPTY: tuple[str, ...] = ()
 #: Never leave more requests unsent in kazoo's queue: replies are applied on kazoo's connection thread, which must
 #: not block on its own wake-up socketpair (see ZkClient.submit).
@@ -373,6 +374,7 @@ class Mirror(_Store):
         self._connected = False
         self._lost = False
         self._last_progress = 0.0
+        self._root_missing = False
         self.stats = {"requests": 0, "ops": 0, "notifications": 0, "stale_ignored": 0, "unreadable": 0}
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -601,6 +603,8 @@ class Mirror(_Store):
         if isinstance(result, BaseException):
             if isinstance(result, NoNodeError):
                 self._gone(path)
+                if path == self.root and kind == _DATA:
+                    self._watch_missing_root(origin)
             elif isinstance(result, NoAuthError) and kind == _DATA:
                 self._queue_read(_STAT, path, origin, walk)  # no READ permission: take the stat from exists
             elif isinstance(result, NoAuthError):
@@ -617,6 +621,9 @@ class Mirror(_Store):
         elif kind == _STAT:
             if result is None:
                 self._gone(path)
+            elif path == self.root and self._root_missing:
+                self._root_missing = False  # it (re)appeared: read it properly
+                self._queue_read(_DATA, path, origin, walk)
             else:
                 self.stats["unreadable"] += 1
                 self._apply_data(path, None, result, origin, walk)
@@ -659,6 +666,7 @@ class Mirror(_Store):
                     return  # its parent is not (or no longer) known; the parent's child list will bring it
             else:
                 parent = None
+                self._root_missing = False
             node = _Node(raw, data, None)
             nodes[path] = node
             self._emit(NodeAdded(path, _stat(raw)), "added")
@@ -767,12 +775,21 @@ class Mirror(_Store):
                 self._queue_read(_DATA, _parent(path), origin, False)  # its cversion/pzxid/numChildren moved
         elif kind == EventType.DELETED:
             self._gone(path)
+            if path == self.root:
+                self._watch_missing_root(origin)
             if path != self.root and _parent(path) in nodes:
                 self._queue_read(_DATA, _parent(path), origin, False)
         elif kind == EventType.CHILD:  # classic only: re-arm the child watch and refresh the stat
             if path in nodes:
                 self._queue_read(_KIDS, path, origin, False)
                 self._queue_read(_DATA, path, origin, False)
+
+    def _watch_missing_root(self, origin: int) -> None:
+        """Classic mode has no watch that sees a missing root appear: set an exists watch (persistent watches
+        cover missing paths already)."""
+        if self.strategy == "classic":
+            self._root_missing = True
+            self._queue_read(_STAT, self.root, origin, False)
 
     # -- connection states and walks
     def _handle_state(self, state: str) -> None:
@@ -882,12 +899,3 @@ class Mirror(_Store):
             if list(self.children(path)) != server_kids[path]:
                 diffs.append(f"children {path}")
         return diffs
-
-
-def iter_events(events: "queue.SimpleQueue[Any]") -> Iterable[Any]:
-    """Drain what is queued now, without blocking."""
-    while True:
-        try:
-            yield events.get_nowait()
-        except queue.Empty:
-            return
