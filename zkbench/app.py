@@ -23,6 +23,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from zkbench.demos import DEMO_SPECS
 from zkbench.errors import explain
 from zkbench.events import ConnectionState, ConnectionStateChanged
 from zkbench.settings import Settings, load_ui_state, save_ui_state, state_dir
@@ -32,16 +33,18 @@ __all__ = ["ZkBenchApp", "DEMOS", "HelpScreen", "NavBar", "ConnectionBanner"]
 
 log = logging.getLogger(__name__)
 
-#: Demo screens reachable from the app: (kind, title, one-line description).
-DEMOS: tuple[tuple[str, str, str], ...] = (
-    ("lock", "Distributed lock", "contenders queue as ephemeral-sequential znodes; each watches its predecessor"),
-    ("election", "Leader election", "the lowest candidate leads; killing it promotes the next"),
-    ("queue", "Job queue", "producers add sequential jobs, workers take the lowest one"),
-    ("discovery", "Service discovery", "services register ephemeral instances; a load balancer keeps a live list"),
-    ("barrier", "Barriers", "a barrier holds everyone; a double barrier waits for N to enter and all to leave"),
-    ("config", "Dynamic config", "apps watch /app/config and reload on every change"),
-    ("master-worker", "Master-worker", "one active master assigns tasks; dead workers' tasks are reassigned"),
-)
+_DEMO_BLURBS = {
+    "lock": "contenders queue as ephemeral-sequential znodes; each watches its predecessor",
+    "election": "the lowest candidate leads; killing it promotes the next",
+    "queue": "producers add sequential jobs, workers take the lowest one",
+    "discovery": "services register ephemeral instances; a load balancer keeps a live list",
+    "barrier": "a barrier holds everyone; a double barrier waits for N to enter and all to leave",
+    "config": "apps watch their config znode and reload on every change",
+    "master-worker": "one active master assigns tasks; dead workers' tasks are reassigned",
+}
+#: Demo screens reachable from the app: (kind, title, one-line description), from zkbench.demos' specs.
+DEMOS: tuple[tuple[str, str, str], ...] = tuple(
+    (kind, spec.title, _DEMO_BLURBS.get(kind, spec.crash_hint)) for kind, spec in DEMO_SPECS.items())
 
 EVENT_BATCH_MAX = 20_000  # events per drain tick; the rest wait for the next tick (never starve the UI)
 

@@ -7,11 +7,12 @@ import ipaddress
 import shlex
 import sys
 
+from zkbench.demos import DEMO_SPECS
 from zkbench.errors import ZkBenchError
 
 __all__ = ["register"]
 
-DEMO_KINDS = ("lock", "election", "queue", "discovery", "barrier", "config", "master-worker")
+DEMO_KINDS = tuple(DEMO_SPECS)
 
 
 def _connection_argv(args: argparse.Namespace) -> list[str]:
