@@ -474,8 +474,6 @@ def main() -> None:
 
 
 def bench(hosts: str, sizes: list[int], methods: list[str], args: argparse.Namespace) -> None:
-    from zkbench.fourlw import four_letter_word  # noqa: F401 - same package the app uses
-
     admin = make_client(hosts)
     version = four_letter(hosts, "srvr").splitlines()[0]
     print(f"#### zkbench mirror benchmark ({time.strftime('%Y-%m-%d %H:%M:%S')})\n")

@@ -20,7 +20,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import EXCEPTIONS, UnimplementedError
 from kazoo.protocol.connection import ConnectionHandler
 from kazoo.protocol.paths import _prefix_root
-from kazoo.protocol.serialization import (Create, Create2, Delete, GetChildren, GetData, MultiHeader, Reconfig,
+from kazoo.protocol.serialization import (Create, Create2, Delete, GetChildren, GetData, Reconfig,
                                           SetACL, SetData, Transaction, Watch, int_struct, multiheader_struct,
                                           stat_struct, write_string)
 from kazoo.protocol.states import Callback, EventType, KeeperState, ZnodeStat
