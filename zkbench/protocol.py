@@ -3,6 +3,22 @@
 kazoo 2.11 lacks requests newer servers speak (addWatch, removeWatches, multiRead, whoami, getEphemerals,
 getAllChildrenNumber). :class:`ZkClient` is a :class:`~kazoo.client.KazooClient` subclass that adds them
 without copying kazoo's code, and is also where the read-only guard sits: every request passes ``_call``.
+
+Persistent watches (``add_watch``) and connection loss: the server drops a connection's watches when the TCP
+connection closes, and kazoo sends no SetWatches when it reconnects. So ZkClient keeps its own registry of
+persistent watches, which survives SUSPENDED and session expiry alike, and on every transition to CONNECTED
+(the same session on a new connection, or a new session after expiry) it queues ``addWatch`` again before kazoo
+notifies its listeners. Changes made while the watch was gone are not replayed; every watcher gets a ``NONE``
+notification when the connection is lost, so it knows to re-read (the mirror re-walks the tree). Notifications
+are dispatched to every matching persistent watcher without being popped. One-shot watchers still go through
+kazoo's own registry. ``WatchNotification.zxid`` is the notification header's zxid: the zxid of the change on
+3.9+ servers, -1 on 3.8.
+
+Caveats on ZooKeeper 3.8:
+- WatcherType knows only Children/Data/Any, so removing a persistent watch sends Any.
+- ZOOKEEPER-4466: a one-shot watch set by the same session under a persistent recursive watch ends the persistent
+  watch. That is why the mirror has its own session.
+- No notifications are sent about znodes the session may not READ.
 """
 
 from __future__ import annotations
