@@ -119,6 +119,23 @@ def test_monitor_events_for_leader_change_and_down_server() -> None:
     mon.close()
 
 
+def test_a_restarted_member_is_announced_back_only_once_it_serves() -> None:
+    a, b = ServerTarget("h", 1, myid=1), ServerTarget("h", 2, myid=2)
+    mon = EnsembleMonitor([a, b])
+    steps = [Mode.FOLLOWER, Mode.DOWN, Mode.NOT_SERVING, Mode.NOT_SERVING, Mode.FOLLOWER, Mode.DOWN, Mode.FOLLOWER]
+    lines = []
+    for i, mode in enumerate(steps):
+        update = mon.record(EnsembleSnapshot((ServerHealth(a, Mode.LEADER, taken_at=i),
+                                              ServerHealth(b, mode, error="refused", taken_at=i)), float(i)))
+        lines.append([e.text for e in update.events if e.server == "h:2"])
+    assert lines[1] == ["server 2 is DOWN: refused"]
+    assert lines[2] == ["server 2 answers again, not serving yet (joining the quorum)"]
+    assert lines[3] == []
+    assert lines[4] == ["server 2 is back: follower"]  # not "not serving -> follower"
+    assert lines[6] == ["server 2 is back: follower"]  # straight from down to serving
+    mon.close()
+
+
 # -------------------------------------------------------------------------------------- real servers
 
 

@@ -789,12 +789,19 @@ class EnsembleUpdate:
 
 
 def diff_snapshots(before: EnsembleSnapshot | None, after: EnsembleSnapshot,
-                   last_leader: ServerHealth | None = None) -> list[EnsembleEvent]:
+                   last_leader: ServerHealth | None = None,
+                   returning: set[str] | None = None) -> list[EnsembleEvent]:
     """Leader changes, servers going down or coming back, and mode changes between two polls.
 
     ``last_leader`` is the last leader seen in any earlier poll, so a leader elected after a poll that saw none
     is still announced as "new leader: X (was Y)".
+
+    A restarted member usually answers before it serves (it is still joining the quorum). It is announced as
+    "back" only once it serves again; in between the timeline says it answers but is not serving yet.
+    ``returning`` (kept by the caller between polls, updated here) holds the addresses in that state.
     """
+    if returning is None:
+        returning = set()
     now = after.taken_at
     events: list[EnsembleEvent] = []
     old = {h.target.address: h for h in before.servers} if before else {}
@@ -807,12 +814,17 @@ def diff_snapshots(before: EnsembleSnapshot | None, after: EnsembleSnapshot,
                 events.append(EnsembleEvent(EventKind.MODE, f"{name} ({health.target.address}): {what}", now,
                                             health.target.address))
             continue
+        address = health.target.address
         if prev.up and not health.up:
-            events.append(EnsembleEvent(EventKind.DOWN, f"{name} is DOWN: {health.error}", now,
-                                        health.target.address))
-        elif not prev.up and health.up:
-            events.append(EnsembleEvent(EventKind.UP, f"{name} is back: {health.mode.value}", now,
-                                        health.target.address))
+            returning.discard(address)
+            events.append(EnsembleEvent(EventKind.DOWN, f"{name} is DOWN: {health.error}", now, address))
+        elif not prev.up and health.up and not health.mode.serving:
+            returning.add(address)
+            events.append(EnsembleEvent(EventKind.MODE, f"{name} answers again, not serving yet (joining the "
+                                        "quorum)", now, address))
+        elif health.mode.serving and (not prev.up or address in returning):
+            returning.discard(address)
+            events.append(EnsembleEvent(EventKind.UP, f"{name} is back: {health.mode.value}", now, address))
         elif prev.mode is not health.mode and health.mode is not Mode.LEADER:
             events.append(EnsembleEvent(EventKind.MODE, f"{name}: {prev.mode.value} -> {health.mode.value}", now,
                                         health.target.address))
@@ -857,6 +869,7 @@ class EnsembleMonitor:
         self._history: dict[str, dict[str, deque[float]]] = {}
         self._last: EnsembleSnapshot | None = None
         self._last_leader: ServerHealth | None = None
+        self._returning: set[str] = set()  # answering again after being down, not serving yet
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.targets)), thread_name_prefix="zk-probe")
 
@@ -880,7 +893,7 @@ class EnsembleMonitor:
 
     def record(self, snapshot: EnsembleSnapshot) -> EnsembleUpdate:
         """Fold a snapshot (polled, or given by a test) into the histories and compute the events."""
-        events = diff_snapshots(self._last, snapshot, self._last_leader)
+        events = diff_snapshots(self._last, snapshot, self._last_leader, self._returning)
         if snapshot.leader is not None:
             self._last_leader = snapshot.leader
         prev = {h.target.address: h for h in self._last.servers} if self._last else {}
