@@ -147,6 +147,16 @@ class MainScreen(Screen[None]):
         connection = getattr(self.workbench, "connection", None)
         return getattr(connection, "session_id", 0) or 0
 
+    def _server_label(self, server: str | None) -> str:
+        """The header's server text: ``workbench.server_label`` (it says when zkbench started the server itself),
+        or the server a state event names when that differs (after a reconnect to another ensemble member)."""
+        wb = self.workbench
+        label = str(getattr(wb, "server_label", "") or "")
+        if server and not label.startswith(server):
+            local = getattr(wb, "local_server", None)
+            return server + (" (private local server started by zkbench)" if local is not None else "")
+        return label or (server or "")
+
     def _client(self) -> Any:
         return getattr(self.workbench, "client", None)
 
@@ -193,11 +203,12 @@ class MainScreen(Screen[None]):
             if name == "ConnectionStateChanged":
                 if getattr(ev, "role", "user") == "user":
                     state = getattr(ev.state, "value", str(ev.state))
-                    self.query_one(ZkHeader).set_connection(state, ev.server, ev.session_id)
+                    self.query_one(ZkHeader).set_connection(state, self._server_label(ev.server), ev.session_id)
                     self._details_dirty = True
             elif name == "SyncProgress":
-                known, done = getattr(ev, "known", 0), getattr(ev, "done", 0)
-                self.query_one(ZkHeader).syncing = f"syncing {done:,}/{known:,}" if done < known else ""
+                # SyncProgress(known, done: bool): znodes found so far; done once the initial walk is complete
+                known, done = getattr(ev, "known", 0), bool(getattr(ev, "done", False))
+                self.query_one(ZkHeader).syncing = "" if done else f"syncing… {known:,} znodes so far"
             elif selected is not None and getattr(ev, "path", None) in (selected, None):
                 self._details_dirty = True
             elif selected is not None and name == "NodeRemoved" and selected.startswith(ev.path + "/"):
@@ -218,6 +229,8 @@ class MainScreen(Screen[None]):
             tree.note_events([_Resync()])
             self._details_dirty = True
         self._mirror_ready = bool(ready)
+        if ready:
+            self.query_one(ZkHeader).syncing = ""
         if tree.pending:
             tree.flush()
         if self._pending_reveal and model is not None and self._pending_reveal in model:
@@ -232,12 +245,13 @@ class MainScreen(Screen[None]):
         header = self.query_one(ZkHeader)
         model = self.model
         wb = self.workbench
-        if header.server == "":
-            header.server = str(getattr(wb, "server_label", "") or "")
+        label = self._server_label(None)
+        if label and header.server != label and (header.server == "" or label.startswith(header.server)):
+            header.server = label  # keeps "(private local server started by zkbench)" when zkbench started it
         connection = getattr(wb, "connection", None)
         if connection is not None and header.session_id == 0:
             header.set_connection(getattr(getattr(connection, "state", None), "value", header.state),
-                                  getattr(wb, "server_label", None), self._own_session())
+                                  self._server_label(None), self._own_session())
         strategy = getattr(model, "strategy", None) if model is not None else None
         strategy = getattr(strategy, "value", strategy) or getattr(wb, "mirror_strategy", None)
         count = len(model) if model is not None else None

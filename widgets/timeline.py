@@ -53,6 +53,10 @@ def entry_for(event: Any, now: float) -> TimelineEntry | None:
         return TimelineEntry(ts, "deleted", event.path)
     if kind == "DataChanged":
         old, new = event.old_stat, event.new_stat
+        if old is not None and new is not None and old.mzxid == new.mzxid and old.version == new.version \
+                and old.dataLength == new.dataLength:
+            # only pzxid/cversion/numChildren moved (a child came or went): the "children" row already says it
+            return None
         if old is not None and new is not None:
             detail = f"{_size(old.dataLength)} v{old.version} -> {_size(new.dataLength)} v{new.version}"
         elif new is not None:
