@@ -20,7 +20,7 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, RichLog, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from zkbench.ensemble import (EnsembleEvent, EnsembleMonitor, EnsembleUpdate, EventKind, ServerTarget,
@@ -137,6 +137,8 @@ class EnsembleScreen(Screen[None]):
         self._selected = 0
         self._client_rows: dict[str, tuple[ServerTarget, int]] = {}
         self._polls = 0
+        self.timeline_lines: list[str] = []  # what the timeline shows, as plain text (tests read it)
+        self._timeline_width: int | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -147,7 +149,7 @@ class EnsembleScreen(Screen[None]):
         with Vertical(id="bottom"):
             with TabbedContent(initial="timeline-tab"):
                 with TabPane("Timeline", id="timeline-tab"):
-                    yield Log(max_lines=1000, id="timeline")
+                    yield RichLog(max_lines=1000, wrap=True, id="timeline")
                 with TabPane("Clients (cons)", id="clients-tab"):
                     yield DataTable(id="clients-table", cursor_type="row", zebra_stripes=True)
                     yield Static(Text("select a session and press Enter to list the ephemerals it owns",
@@ -165,6 +167,7 @@ class EnsembleScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self._fit_grid()
+        self.call_after_refresh(self._rewrap_timeline)
 
     def _fit_grid(self) -> None:
         """As many cards per row as fit (at least 26 columns each), never more than there are servers."""
@@ -267,14 +270,32 @@ class EnsembleScreen(Screen[None]):
             for note in health.notes:
                 if (health.target.address, note) not in self._notes_seen:
                     self._notes_seen.add((health.target.address, note))
-                    lines.append(f"{health.label}: {note}")
+                    lines.append(EnsembleEvent(EventKind.MODE, f"{health.label}: {note}", snap.taken_at,
+                                               health.target.address).line())
         self._timeline(lines)
         if any(h.clients is not None for h in snap.servers):
             self._fill_clients(update)
 
     def _timeline(self, lines: Sequence[str]) -> None:
-        if lines:
-            self.query_one("#timeline", Log).write_lines(lines)
+        """Append lines (plain text, never markup) to the timeline; long lines wrap instead of being cut."""
+        log_widget = self.query_one("#timeline", RichLog)
+        width = log_widget.scrollable_content_region.width or None  # None: not laid out yet, RichLog defers
+        for line in lines:
+            self.timeline_lines.append(line)
+            log_widget.write(Text(line), width=width)
+        del self.timeline_lines[:-1000]
+        self._timeline_width = width
+
+    def _rewrap_timeline(self) -> None:
+        """Wrap the timeline again at its current width (after a resize), keeping the scroll at the end."""
+        log_widget = self.query_one("#timeline", RichLog)
+        width = log_widget.scrollable_content_region.width
+        if not width or width == self._timeline_width:
+            return
+        log_widget.clear()
+        for line in self.timeline_lines:
+            log_widget.write(Text(line), width=width)
+        self._timeline_width = width
 
     def _fill_clients(self, update: EnsembleUpdate) -> None:
         table = self.query_one("#clients-table", DataTable)

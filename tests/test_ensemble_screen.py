@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import DataTable, Static
 
 from zkbench.connection import ConnectionSettings, connect
 from zkbench.ensemble import (EnsembleMonitor, EnsembleSnapshot, EnsembleUpdate, Mode, ServerHealth, ServerTarget,
@@ -51,7 +51,7 @@ def _cards(app: App) -> dict[int | None, ServerCard]:
 
 
 def _timeline(app: App) -> str:
-    return "\n".join(app.screen.query_one("#timeline", Log).lines)
+    return "\n".join(app.screen.timeline_lines)
 
 
 def _save(app: App, name: str) -> None:
@@ -145,6 +145,7 @@ def _fixed_update() -> EnsembleUpdate:
     monitor = EnsembleMonitor(T, clock=lambda: 0.0)
     base = 1_700_000_000.0
     update = None
+    events = []
     for i in range(20):
         now = base + i
         servers = (
@@ -168,9 +169,10 @@ def _fixed_update() -> EnsembleUpdate:
                 synced_followers=1, taken_at=now,
                 notes=("mntr not whitelisted: read from AdminServer /commands/monitor",)), servers[2])
         update = monitor.record(EnsembleSnapshot(servers, now))
+        events.extend(update.events)
     monitor.close()
     assert update is not None
-    return update
+    return EnsembleUpdate(update.snapshot, tuple(events), update.history)  # the timeline shows every change
 
 
 class FixedMonitor:

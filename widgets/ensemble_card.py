@@ -111,27 +111,36 @@ class ServerCard(Widget, can_focus=True):
             self.query_one("#spark-lat", Sparkline).data = list(history.get("latency_avg", ()))
 
     def _body(self, h: ServerHealth, snapshot: EnsembleSnapshot) -> Text:
-        text = Text(no_wrap=False, overflow="fold")
-        if h.mode is Mode.DOWN:
-            text.append("not answering\n", style="bold")
-            text.append(h.error or "no reply", style="italic")
+        """Seven short lines; each fits the narrowest card (21 columns at 80x24) and is cut with … beyond that."""
+        if h.mode in (Mode.DOWN, Mode.NOT_SERVING):
+            text = Text(no_wrap=False, overflow="fold")
+            if h.mode is Mode.DOWN:
+                text.append("not answering\n", style="bold")
+                text.append(h.error or "no reply", style="italic")
+            else:
+                text.append("up, NOT SERVING\n", style="bold")
+                text.append("no quorum: election running, joining, or cut off from a majority", style="italic")
             return text
-        if h.mode is Mode.NOT_SERVING:
-            text.append("up, NOT SERVING\n", style="bold")
-            text.append("no quorum: election running or cut off from a majority", style="italic")
-            return text
+        text = Text(no_wrap=True, overflow="ellipsis")
         if h.mode is Mode.LEADER:
-            followers = f"  {h.synced_followers} synced" if h.synced_followers is not None else ""
             text.append("LEADER", style="bold reverse")
-            text.append(f"{followers}\n")
+            if h.synced_followers is not None:
+                text.append(f" {h.synced_followers} synced")
+            text.append("\n")
         else:
-            lag = snapshot.lag_text(h)
+            lag = snapshot.lag(h)
             text.append(h.mode.value)
-            style = "bold" if lag not in ("in sync", "-") else ""
-            text.append(f"  {lag}\n", style=style)
+            if lag is not None:
+                text.append(" · ")
+                text.append("in sync" if lag == 0 else f"lag {lag:,} txn", style="" if lag == 0 else "bold")
+            elif h.mode is not Mode.STANDALONE and snapshot.leader is not None and h.zxid is not None \
+                    and snapshot.leader.zxid is not None:
+                text.append(" · ")
+                text.append(f"epoch {h.zxid.epoch}<{snapshot.leader.zxid.epoch}", style="bold")
+            text.append("\n")
         epoch = f" e{h.zxid.epoch}" if h.zxid else ""
         text.append(f"zxid {h.zxid or '-'}{epoch}\n")
-        text.append(f"lat  {h.latency_text()} ms\n")
+        text.append(f"lat {h.latency_text()} ms\n")
         text.append(f"out {_n(h.outstanding)}  conns {_n(h.connections)}\n")
         text.append(f"znodes {_n(h.znodes)}  eph {_n(h.ephemerals)}\n")
         text.append(f"watches {_n(h.watches)}")
@@ -139,5 +148,6 @@ class ServerCard(Widget, can_focus=True):
             text.append(f" on {_n(h.watched_paths)}")
         text.append("\n")
         ruok = {True: "imok", False: "ruok?!", None: "ruok -"}[h.ruok]
-        text.append(f"{h.source or '-'} · {ruok}", style="dim")
+        source = (h.source or "-").replace("AdminServer", "admin").replace(" + ", "+")
+        text.append(f"{source} · {ruok}", style="dim")
         return text
