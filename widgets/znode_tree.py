@@ -469,6 +469,7 @@ class ZnodeTree(Tree[Any]):
                 self._reconcile(current)
             node = self._index[child_path]
             current = child_path
+        _ = self.last_line  # rebuilds the line cache, so a node added just now has its line (else the cursor is lost)
         self.move_cursor(node)
         self.call_after_refresh(self.scroll_to_node, node, animate=False)
         return True
