@@ -24,7 +24,8 @@ from textual.widgets import DataTable, Footer, RichLog, Static, TabbedContent, T
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from zkbench.ensemble import (EnsembleEvent, EnsembleMonitor, EnsembleUpdate, EventKind, ServerTarget,
-                              discover_targets, ephemerals_of_session, targets_from_connect_string,
+                              discover_targets, ephemerals_of_session, recorded_ensemble,
+                              targets_from_connect_string,
                               targets_from_local)
 from zkbench.errors import explain
 from zkbench.widgets.ensemble_card import ServerCard
@@ -127,6 +128,12 @@ class EnsembleScreen(Screen[None]):
             local = self.ensemble or getattr(workbench_or_targets, "local_server", None)
             self._seeds = (targets_from_local(local) if local is not None
                            else targets_from_connect_string(workbench_or_targets.hosts))
+        if self.ensemble is None and monitor is None:
+            hosts = (workbench_or_targets if isinstance(workbench_or_targets, str)
+                     else getattr(self.workbench, "hosts", None))
+            if hosts:
+                # a `zkbench ensemble up` ensemble whose members are this connect string: kill/restart work
+                self.ensemble = recorded_ensemble(hosts)
         if self.ensemble is not None:
             self._seeds = targets_from_local(self.ensemble)
             self._discover = False

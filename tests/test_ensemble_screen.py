@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from zkbench.connection import ConnectionSettings, connect
 from zkbench.ensemble import (EnsembleMonitor, EnsembleSnapshot, EnsembleUpdate, Mode, ServerHealth, ServerTarget,
-                              Zxid, targets_from_local)
+                              Zxid, recorded_ensemble, targets_from_local)
 from zkbench.screens.ensemble import EnsembleScreen
 from zkbench.server import LocalEnsemble, LocalServer
 from zkbench.widgets.ensemble_card import ServerCard
@@ -96,6 +96,32 @@ async def test_screen_shows_leader_failover_and_restart(zk_ensemble: LocalEnsemb
         await pilot.press("escape")
         assert not isinstance(app.screen, EnsembleScreen)
     assert zk_ensemble.member(old).mode() == "follower"
+
+
+@pytest.mark.ensemble
+async def test_screen_finds_a_recorded_ensemble_by_connect_string(zk_ensemble: LocalEnsemble, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`zkbench ensemble up` records its members; the screen opened on that connect string can kill/restart."""
+    monkeypatch.setenv("ZKBENCH_RUN_DIR", str(tmp_path))
+    (tmp_path / "ensemble").mkdir()
+    state = tmp_path / "ensemble" / "state.json"
+    zk_ensemble.save_state(state, "ensemble")
+    hosts = zk_ensemble.connect_string.replace("127.0.0.1", "localhost")
+    found = recorded_ensemble(hosts)
+    assert found is not None and [m.pid for m in found.members] == [m.pid for m in zk_ensemble.members]
+    assert recorded_ensemble(zk_ensemble.members[0].address) is None  # a different set of servers
+    assert recorded_ensemble(hosts + "/chroot") is not None  # a chroot does not change the servers
+
+    app = HostApp(lambda: EnsembleScreen(hosts, timeout=0.5))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(pilot, lambda: any(c.has_class("-leader") for c in _cards(app).values()), 20, "a leader")
+        assert app.screen.ensemble is not None and app.screen.check_action("kill_member", ()) is True
+        assert sorted(_cards(app)) == [1, 2, 3]  # labelled by myid, from the recorded members
+        summary = str(app.screen.query_one("#ensemble-summary", Static).render())
+        assert "k kills, r restarts" in summary
+
+    state.write_text("{not json")
+    assert recorded_ensemble(hosts) is None  # a broken state file is ignored (and logged), never raised
 
 
 async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: LocalServer, zk_root: str) -> None:

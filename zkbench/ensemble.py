@@ -25,19 +25,22 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkbench.connection import parse_connect_string
 from zkbench.fourlw import NOT_WHITELISTED, FourLetterWordError, four_letter_word
+from zkbench.server.distribution import DistributionNotFound, find_distribution
+from zkbench.server.local import LocalEnsemble, Member
 
 if TYPE_CHECKING:
-    from zkbench.server import LocalEnsemble, LocalServer
+    from zkbench.server import LocalServer
 
 __all__ = [
     "Mode", "Zxid", "ServerTarget", "ClientConnection", "ServerHealth", "EnsembleSnapshot", "EnsembleEvent",
     "EnsembleUpdate", "EnsembleMonitor", "EventKind", "probe_server", "probe_all", "targets_from_connect_string",
     "targets_from_local", "targets_from_membership", "parse_membership", "discover_targets",
-    "ephemerals_of_session", "parse_srvr", "parse_mntr", "parse_wchs", "parse_cons", "parse_dump",
+    "ephemerals_of_session", "recorded_ensemble", "RecordedEnsemble", "parse_srvr", "parse_mntr", "parse_wchs", "parse_cons", "parse_dump",
     "DEFAULT_ADMIN_PORT", "SOURCE_4LW", "SOURCE_ADMIN",
 ]
 
@@ -420,6 +423,67 @@ def targets_from_connect_string(hosts: str, admin_port: int | None = DEFAULT_ADM
 def targets_from_local(cluster: "LocalEnsemble | LocalServer") -> list[ServerTarget]:
     """A local server or ensemble started by zkbench knows every member's myid and AdminServer port."""
     return [ServerTarget(m.host, m.client_port, m.admin_port, m.myid) for m in cluster.members]
+
+
+def recorded_ensemble(hosts: str) -> "LocalEnsemble | None":
+    """The ensemble a ``zkbench ensemble up`` started, when its members are exactly the servers of ``hosts``.
+
+    Read from the run directory's ``ensemble/state.json`` (see ``zkbench.server.cli.run_dir``). The object can
+    kill and restart members like any :class:`LocalEnsemble`, and writes the new pids back to the state file so
+    ``zkbench ensemble down`` / ``status`` still find a member restarted from the screen. ``None`` when nothing is
+    recorded, the members differ from ``hosts`` (another ensemble), or no member is running.
+    """
+    from zkbench.server.cli import run_dir  # the CLI module owns where state lives
+
+    path = run_dir() / "ensemble" / "state.json"
+    if not path.exists():
+        return None
+    try:
+        cs = parse_connect_string(hosts)
+        state = json.loads(path.read_text())
+        members = [Member.from_json(m) for m in state["members"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring the recorded ensemble in %s: %s", path, exc)
+        return None
+    wanted = {(_norm_host(h), p) for h, p in cs.hosts}
+    if not members or {(_norm_host(m.host), m.client_port) for m in members} != wanted:
+        return None
+    if not any(m.running() for m in members):
+        return None
+    try:
+        return RecordedEnsemble(path, state, members)
+    except DistributionNotFound as exc:
+        log.warning("the recorded ensemble cannot be restarted from here: %s", exc)
+        return None
+
+
+class RecordedEnsemble(LocalEnsemble):
+    """A :class:`LocalEnsemble` read back from ``state.json``; writes the pids back after every kill / restart."""
+
+    def __init__(self, path: Path, state: dict[str, Any], members: list[Member]) -> None:
+        zk_home = state.get("zk_home")
+        # base_port=1 only avoids probing for free ports: the members are replaced by the recorded ones
+        super().__init__(len(members), members[0].workdir.parent, dist=find_distribution(zk_home), owned=False,
+                         base_port=1)
+        self.members = members
+        self.state_path = path
+        self.state = state
+
+    def _save(self) -> None:
+        data = dict(self.state, members=[m.to_json() for m in self.members])
+        self.state_path.write_text(json.dumps(data, indent=2))
+
+    def kill(self, myid: int) -> None:
+        try:
+            super().kill(myid)
+        finally:
+            self._save()
+
+    def restart(self, myid: int, timeout: float = 60.0) -> None:
+        try:
+            super().restart(myid, timeout)
+        finally:
+            self._save()
 
 
 def targets_from_membership(target: ServerTarget, timeout: float = 2.0) -> list[ServerTarget]:
