@@ -385,6 +385,8 @@ def test_watch_streams_changes_until_stopped(shell: Shell, zk) -> None:  # noqa:
     result.stream.start(lines.append)
     zk.set("/w", b"1")
     zk.create("/w/kid", b"k")
+    # the stream reads a created znode's data after the event: delete only once it has (else "already gone")
+    wait_until(lambda: len(lines) >= 2, message=lambda: lines)
     zk.delete("/w/kid")
     wait_until(lambda: len(lines) >= 3, message=lambda: lines)
     assert "changed  /w v1 = '1'" in lines[0]
