@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from kazoo.exceptions import KazooException
 import random
 import threading
 import time
@@ -46,8 +47,8 @@ def test_herd_releasing_lock_with_20_waiters_wakes_exactly_one(zk, zk_chroot_hos
     def wait_for_lock(lock: Lock) -> None:
         try:
             lock.acquire()
-        except LockLostError:
-            pass  # the test closes the sessions of the waiters still queued
+        except (LockLostError, KazooException):
+            pass  # the test closes the sessions of the waiters still queued (LockLost or ConnectionLoss)
 
     threads = [threading.Thread(target=wait_for_lock, args=(w,), daemon=True) for w in waiters]
     try:
