@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from kazoo.exceptions import KazooException
 import random
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+from kazoo.exceptions import KazooException
 
 from zkbench.actors import Supervisor
 from zkbench.checkers import check_fencing, check_leaders, check_mutual_exclusion
