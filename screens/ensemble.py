@@ -262,7 +262,7 @@ class EnsembleScreen(Screen[None]):
                 card.show(health, snap, update.history.get(health.target.address))
         leader = snap.leader
         up = sum(h.up for h in snap.servers)
-        summary = Text()
+        summary = Text(no_wrap=True, overflow="ellipsis")
         summary.append(f"{up}/{len(snap.servers)} servers answering", style="bold" if up == len(snap.servers)
                        else "bold red")
         summary.append("  ·  leader: ")
@@ -270,7 +270,7 @@ class EnsembleScreen(Screen[None]):
         if leader and leader.zxid:
             summary.append(f" (epoch {leader.zxid.epoch})")
         if self.ensemble is not None:
-            summary.append("  ·  local ensemble: k kills, r restarts the selected member", style="dim")
+            summary.append("  ·  k kill, r restart (selected)", style="dim")
         self.query_one("#ensemble-summary", Static).update(summary)
         lines = [event.line() for event in update.events]
         for health in snap.servers:

@@ -102,7 +102,13 @@ def test_lag_counts_transactions_behind_the_leader_in_the_same_epoch() -> None:
                              ServerHealth(t[2], Mode.FOLLOWER, zxid=Zxid(0x200000040))))
     assert snap.leader is snap.servers[0]
     assert snap.lag(snap.servers[1]) == 3 and snap.lag_text(snap.servers[1]) == "3 txn behind"
-    assert snap.lag(snap.servers[2]) is None and snap.lag_text(snap.servers[2]) == "epoch 2 vs 3"
+    # a serving follower in an older epoch has none of the new epoch's transactions: the leader's counter
+    assert snap.lag(snap.servers[2]) == 0x10 and snap.lag_text(snap.servers[2]) == "16 txn behind"
+    fresh = EnsembleSnapshot((ServerHealth(t[0], Mode.LEADER, zxid=Zxid(0x400000000)),
+                              ServerHealth(t[1], Mode.FOLLOWER, zxid=Zxid(0x30000000d)),
+                              ServerHealth(t[2], Mode.NOT_SERVING, zxid=Zxid(0x200000040))))
+    assert fresh.lag_text(fresh.servers[1]) == "in sync"  # just after an election, nothing new written yet
+    assert fresh.lag(fresh.servers[2]) is None and fresh.lag_text(fresh.servers[2]) == "epoch 2 vs 4"
 
 
 def test_monitor_events_for_leader_change_and_down_server() -> None:

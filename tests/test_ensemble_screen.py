@@ -118,7 +118,7 @@ async def test_screen_finds_a_recorded_ensemble_by_connect_string(zk_ensemble: L
         assert app.screen.ensemble is not None and app.screen.check_action("kill_member", ()) is True
         assert sorted(_cards(app)) == [1, 2, 3]  # labelled by myid, from the recorded members
         summary = str(app.screen.query_one("#ensemble-summary", Static).render())
-        assert "k kills, r restarts" in summary
+        assert "k kill, r restart" in summary
 
     state.write_text("{not json")
     assert recorded_ensemble(hosts) is None  # a broken state file is ignored (and logged), never raised

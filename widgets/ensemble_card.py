@@ -37,6 +37,7 @@ class ServerCard(Widget, can_focus=True):
     ServerCard:focus {
         border: round $primary;
         background: $boost;
+        border-title-style: reverse;
     }
     ServerCard.-leader {
         border: heavy $success;
@@ -45,11 +46,15 @@ class ServerCard(Widget, can_focus=True):
     }
     ServerCard.-leader:focus {
         border: heavy $primary;
+        border-title-style: bold reverse;
     }
     ServerCard.-down {
         border: heavy $error;
         border-title-color: $error;
         background: $error 15%;
+    }
+    ServerCard.-down:focus {
+        background: $error 25%;
     }
     ServerCard.-not-serving {
         border: round $warning;

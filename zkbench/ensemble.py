@@ -796,13 +796,21 @@ class EnsembleSnapshot:
         return None
 
     def lag(self, health: ServerHealth) -> int | None:
-        """How many transactions ``health`` is behind the leader (same epoch); None when it cannot be said."""
+        """How many transactions ``health`` is behind the leader; None when it cannot be said.
+
+        In the same epoch it is the difference of the counters. A *serving* follower still in an older epoch
+        synced with the leader when it joined and has applied none of the new epoch's transactions, so it lags
+        by the leader's counter (right after an election the leader is at ``<epoch>00000000``: in sync, although
+        the follower still reports its last zxid of the old epoch).
+        """
         leader = self.leader
         if leader is None or leader.zxid is None or health.zxid is None or health is leader:
             return None
-        if leader.zxid.epoch != health.zxid.epoch:
-            return None
-        return max(0, leader.zxid.counter - health.zxid.counter)
+        if health.zxid.epoch == leader.zxid.epoch:
+            return max(0, leader.zxid.counter - health.zxid.counter)
+        if health.zxid.epoch < leader.zxid.epoch and health.mode.serving:
+            return leader.zxid.counter
+        return None
 
     def lag_text(self, health: ServerHealth) -> str:
         leader = self.leader
@@ -810,9 +818,9 @@ class EnsembleSnapshot:
             return "leader"
         if leader is None or leader.zxid is None or health.zxid is None:
             return "-"
-        if leader.zxid.epoch != health.zxid.epoch:
-            return f"epoch {health.zxid.epoch} vs {leader.zxid.epoch}"
         lag = self.lag(health)
+        if lag is None:
+            return f"epoch {health.zxid.epoch} vs {leader.zxid.epoch}"
         return "in sync" if lag == 0 else f"{lag} txn behind"
 
     def to_json(self) -> dict[str, Any]:
