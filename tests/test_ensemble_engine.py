@@ -252,6 +252,20 @@ def test_killing_the_leader_elects_a_new_one_and_monitor_shows_it(zk_ensemble: L
 
 
 @pytest.mark.ensemble
+def test_monitor_uses_the_admin_ports_of_an_ensemble_zkbench_started(
+        zk_ensemble: LocalEnsemble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ZKBENCH_RUN_DIR", str(tmp_path))
+    (tmp_path / "ensemble").mkdir()
+    zk_ensemble.save_state(tmp_path / "ensemble" / "state.json", "ensemble")
+    hosts = zk_ensemble.connect_string.replace("127.0.0.1", "localhost")
+    assert main(["monitor", "--hosts", hosts, "--json", "--no-discover"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    got = {(s["target"]["port"], s["target"]["admin_port"], s["target"]["myid"]) for s in report["servers"]}
+    assert got == {(m.client_port, m.admin_port, m.myid) for m in zk_ensemble.members}
+
+
+@pytest.mark.ensemble
 def test_monitor_text_report_has_the_course_columns(zk_ensemble: LocalEnsemble,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     zk_ensemble.wait_for_leader(30)

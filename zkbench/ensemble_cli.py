@@ -71,6 +71,10 @@ def _local_targets() -> list[ServerTarget] | None:
     return None
 
 
+def _norm(host: str) -> str:
+    return "127.0.0.1" if host in ("localhost", "127.0.0.1") else host
+
+
 def _configured_hosts(args: argparse.Namespace) -> str | None:
     if getattr(args, "hosts", None):
         return args.hosts
@@ -90,6 +94,10 @@ def resolve_targets(args: argparse.Namespace) -> list[ServerTarget]:
             seeds = targets_from_connect_string(hosts, admin_port)
         except ValueError as exc:
             raise ZkBenchError(f"bad connect string {hosts!r}: {exc}") from exc
+        if not getattr(args, "admin_port", None):
+            # servers zkbench started know their own AdminServer ports (and myids): use them for those hosts
+            recorded = {(_norm(t.host), t.port): t for t in _local_targets() or ()}
+            seeds = [recorded.get((_norm(t.host), t.port), t) for t in seeds]
     else:
         seeds = _local_targets() or targets_from_connect_string(DEFAULT_HOSTS, admin_port)
         if getattr(args, "admin_port", None):
