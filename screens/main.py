@@ -8,7 +8,8 @@ screen drain the queue itself, e.g. in tests). Tree structure is reconciled at m
 Layout: ``#header`` (ZkHeader), ``#tree-pane`` (find box + ZnodeTree), ``#details`` (StatPanel + DataView),
 ``#timeline-pane`` (prefix box + Timeline), and ``#shell-dock``, an empty Container docked at the bottom and hidden
 until something is mounted in it and ``show_shell_dock(True)`` is called (the shell pane lives there).
-Below 120 columns the timeline shares the right side with the details; ``t`` switches between them.
+Below 120 columns the timeline shares the right side with the details; ``t`` switches between them. From 180
+columns the stat panel and the data view sit side by side (narrower, a hex dump would wrap).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class MainScreen(Screen[None]):
 
     NAV_TITLE = "Tree"
     CSS_PATH = str(resources.files("zkbench.styles").joinpath("main.tcss"))
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # -narrow: details or timeline on the right; -wide: details above the timeline; -xwide: stat | data side by side
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (180, "-xwide")]
     AUTO_FOCUS = "ZnodeTree"
 
     BINDINGS = [
@@ -345,7 +347,7 @@ class MainScreen(Screen[None]):
     def action_toggle_timeline(self) -> None:
         if self.has_class("-narrow"):
             self.toggle_class("-show-timeline")
-        if self.has_class("-show-timeline") or self.has_class("-wide"):
+        if self.has_class("-show-timeline") or not self.has_class("-narrow"):
             self.query_one(Timeline).focus()
 
     def action_timeline_here(self) -> None:

@@ -17,7 +17,7 @@ class ZkHeader(Static):
     """Connection state · server · session · watch strategy · znode count."""
 
     DEFAULT_CSS = """
-    ZkHeader { height: 1; background: $panel; color: $text; padding: 0 1; }
+    ZkHeader { width: 1fr; height: 1; background: $panel; color: $text; padding: 0 1; }
     ZkHeader.-connected { background: $primary-muted; }
     ZkHeader.-suspended { background: $warning-muted; }
     ZkHeader.-lost { background: $error-muted; }
@@ -58,7 +58,7 @@ class ZkHeader(Static):
         if self.strategy:
             text.append(f"  watches: {self.strategy}")
         if self.count is not None:
-            text.append(f"  {self.count:,} znodes")
+            text.append(f"  {self.count:,} znode" + ("" if self.count == 1 else "s"))
         if self.syncing:
             text.append(f"  {self.syncing}", style="italic")
         if self.read_only:
