@@ -182,6 +182,9 @@ class EnsembleScreen(Screen[None]):
         count = max(1, len(self._targets))
         per_row = max(1, min(count, (self.size.width - 2) // 26 or 1))
         grid.styles.grid_size_columns = per_row
+        tall = self.size.height >= 40 and -(-count // per_row) * 14 <= self.size.height // 2
+        for card in self.query(ServerCard):
+            card.set_class(tall, "-tall")  # room for the outstanding / connections / watches sparklines
 
     def on_unmount(self) -> None:
         if self._timer is not None:

@@ -66,6 +66,15 @@ class ServerCard(Widget, can_focus=True):
     ServerCard > Horizontal {
         height: 1;
     }
+    ServerCard > Horizontal.-extra {
+        display: none;
+    }
+    ServerCard.-tall {
+        height: 14;
+    }
+    ServerCard.-tall > Horizontal.-extra {
+        display: block;
+    }
     ServerCard > Horizontal > Label {
         width: 6;
         color: $text-muted;
@@ -77,6 +86,9 @@ class ServerCard(Widget, can_focus=True):
         color: $error;
     }
     """
+
+    #: History sparklines beyond req/s and latency, for tall terminals: (metric in the history, label).
+    EXTRA_SPARKLINES = (("outstanding", "out"), ("connections", "conns"), ("watches", "watch"))
 
     def __init__(self, target: ServerTarget, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
@@ -93,6 +105,10 @@ class ServerCard(Widget, can_focus=True):
         with Horizontal(classes="spark-lat"):
             yield Label("lat")
             yield Sparkline([], id="spark-lat")
+        for metric, label in self.EXTRA_SPARKLINES:  # shown when the screen is tall enough (class -tall)
+            with Horizontal(classes="-extra"):
+                yield Label(label)
+                yield Sparkline([], id=f"spark-{metric}")
 
     def show(self, health: ServerHealth, snapshot: EnsembleSnapshot,
              history: Mapping[str, Sequence[float]] | None = None) -> None:
@@ -114,6 +130,8 @@ class ServerCard(Widget, can_focus=True):
         if history:
             self.query_one("#spark-reqs", Sparkline).data = list(history.get("requests_per_s", ()))
             self.query_one("#spark-lat", Sparkline).data = list(history.get("latency_avg", ()))
+            for metric, _ in self.EXTRA_SPARKLINES:
+                self.query_one(f"#spark-{metric}", Sparkline).data = list(history.get(metric, ()))
 
     def _body(self, h: ServerHealth, snapshot: EnsembleSnapshot) -> Text:
         """Seven short lines; each fits the narrowest card (21 columns at 80x24) and is cut with … beyond that."""
