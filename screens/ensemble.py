@@ -25,8 +25,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from zkbench.ensemble import (EnsembleEvent, EnsembleMonitor, EnsembleUpdate, EventKind, ServerTarget,
                               discover_targets, ephemerals_of_session, recorded_ensemble,
-                              targets_from_connect_string,
-                              targets_from_local)
+                              targets_from_connect_string, targets_from_local)
 from zkbench.errors import explain
 from zkbench.widgets.ensemble_card import ServerCard
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +18,7 @@ from zkbench.connection import ConnectionSettings, connect
 from zkbench.ensemble import (SOURCE_ADMIN, EnsembleMonitor, EnsembleSnapshot, EventKind, Mode, ServerHealth,
                               ServerTarget, Zxid, discover_targets, ephemerals_of_session, parse_cons,
                               parse_dump, parse_membership, parse_mntr, parse_srvr, parse_wchs, probe_all,
-                              probe_server, targets_from_connect_string, targets_from_local)
+                              probe_server, targets_from_local)
 from zkbench.server import LocalEnsemble, LocalServer, find_distribution
 
 SRVR_LEADER = """Zookeeper version: 3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC
