@@ -275,3 +275,37 @@ async def test_read_only_mode_hides_and_refuses_edits(zk_chroot_hosts, zk):
             assert "READ-ONLY" in str(main.query_one(ZkHeader).render())
     finally:
         app.workbench.close()
+
+
+async def test_shell_dock_sits_above_the_footer_and_header_names_a_private_server(zk_chroot_hosts):
+    from textual.widgets import Footer
+
+    from zkbench.widgets.shell_pane import ShellPane
+
+    app = live_app(zk_chroot_hosts)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            main = await _main(app, pilot)
+            await pilot.press("f2")
+            await wait_for(pilot, lambda: bool(main.query(ShellPane)) and main.query_one("#shell-dock").display,
+                           what="shell pane shown")
+            await pilot.pause(0.2)
+            dock = main.query_one("#shell-dock").region
+            footer = main.query_one(Footer).region
+            body = main.query_one("#main-body").region
+            assert dock.height > 3 and footer.height == 1
+            assert dock.bottom <= footer.y, (dock, footer)  # the footer never covers the shell's input row
+            assert body.bottom <= dock.y, (body, dock)
+            await pilot.press("f2")
+
+            # when zkbench started the server itself, the header says so (workbench.server_label)
+            app.workbench.local_server = object()  # only server_label looks at it here; reset before close()
+            try:
+                header = main.query_one(ZkHeader)
+                await wait_for(pilot, lambda: "(private local server started by zkbench)" in header.server,
+                               what="private server in the header")
+                assert "private local server started by zkbench" in str(header.render())
+            finally:
+                app.workbench.local_server = None
+    finally:
+        app.workbench.close()

@@ -18,7 +18,9 @@ from main_screen_support import FakeWorkbench, HostApp
 from zkbench.edits import ConflictError
 from zkbench.events import ChildrenChanged, DataChanged, NodeAdded, NodeRemoved
 from zkbench.mirror import StaticTree
+from zkbench.widgets.data_view import DataView
 from zkbench.widgets.edit_dialogs import SetDataDialog
+from zkbench.widgets.stat_panel import StatPanel
 
 OWN_SESSION = 0x1000ABC00000001
 FIXED_TS = 1_700_000_100.25  # 2023-11-14 22:15:00.250 UTC
@@ -64,6 +66,19 @@ def make_app(spec: dict[str, Any]) -> HostApp:
     return HostApp(workbench, hide_session=True, badge_seconds=3600, clock=lambda: FIXED_TS)
 
 
+async def settle(pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
+    """Wait until the stat panel's ACL and the data view's bytes are in (thread workers), and ``predicate``."""
+    main = pilot.app.main
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stat, data = main.query_one(StatPanel), main.query_one(DataView)
+        if stat.acl_lines is not None and data.formatted is not None and predicate():
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
+
+
 def reveal(path: str, *, expand: tuple[str, ...] = ()):
     async def run_before(pilot) -> None:
         main = pilot.app.main
@@ -72,8 +87,7 @@ def reveal(path: str, *, expand: tuple[str, ...] = ()):
             main.tree.reveal(p)
             main.tree.node_for(p).expand()
         main.tree.reveal(path)
-        await pilot.pause(0.5)
-        await pilot.wait_for_scheduled_animations()
+        await settle(pilot, lambda: main.query_one(StatPanel).path == path)
 
     return run_before
 
@@ -101,8 +115,8 @@ def test_realistic_tree_with_badges_and_timeline(snap_compare):
             NodeRemoved("/queue/job-0000000000", timestamp=FIXED_TS + 2),
         ]
         main.apply_events(events)
-        await pilot.pause(0.6)
-        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.6)  # past one flush tick (4 Hz)
+        await settle(pilot, lambda: main.query_one(StatPanel).path == "/app/config")
 
     assert snap_compare(make_app(REALISTIC), terminal_size=(160, 44), run_before=run_before)
 
@@ -134,10 +148,14 @@ def test_conflict_message(snap_compare):
             raise ConflictError("/app/config", version, 4)
 
         dialog = SetDataDialog("/app/config", b'{"log_level": "INFO"}', 3, submit)
+        await settle(pilot)
         await app.push_screen(dialog)
         await pilot.pause(0.2)
         dialog.query_one("#ok").press()
-        await pilot.pause(0.5)
+        deadline = time.monotonic() + 5
+        while not dialog.error_text and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
         await pilot.wait_for_scheduled_animations()
 
     assert snap_compare(make_app(REALISTIC), terminal_size=(120, 36), run_before=run_before)
