@@ -92,7 +92,8 @@ async def test_screen_shows_leader_failover_and_restart(zk_ensemble: LocalEnsemb
             await pilot.press("r")
             await wait_until(pilot, lambda: _cards(app)[old].health is not None
                              and _cards(app)[old].health.mode is Mode.FOLLOWER, 60, "the old leader to rejoin")
-        assert f"server {old} is back: follower" in _timeline(app)
+        await wait_until(pilot, lambda: f"server {old} is back: follower" in _timeline(app), 10,
+                         "the timeline to say the old leader is back")
         await pilot.press("escape")
         assert not isinstance(app.screen, EnsembleScreen)
     assert zk_ensemble.member(old).mode() == "follower"
