@@ -55,7 +55,7 @@ if ! command -v java >/dev/null 2>&1; then
     apt_install default-jre-headless || { say "zkbench needs Java 11+ to run ZooKeeper"; exit 1; }
 fi
 if ! .venv/bin/python -c 'from zkbench.server import find_distribution; find_distribution()' 2>/dev/null; then
-    apt_install zookeeper || {
+    apt_install zookeeper libservlet-api-java || {
         .venv/bin/python -c 'from zkbench.server import HOW_TO_GET_ZOOKEEPER as m; print(m)' >&2
         exit 1; }
 fi

@@ -51,6 +51,12 @@ def test_standalone_server_starts_serves_and_leaves_no_process(tmp_path: Path):
         assert four_letter_word("127.0.0.1", server.client_port, "ruok") == "imok"
         conf = four_letter_word("127.0.0.1", server.client_port, "conf")
         assert f"clientPort={server.client_port}" in conf
+        # the AdminServer answers too (Debian needs the servlet API added to the classpath for it)
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/commands/ruok", timeout=5) as reply:
+            assert json.loads(reply.read())["error"] is None
         cfg = server.server.config_file.read_text()
         assert "4lw.commands.whitelist=*" in cfg and f"admin.serverPort={server.admin_port}" in cfg
         client = ZkClient(server.connect_string)

@@ -13,6 +13,7 @@ __all__ = ["Distribution", "DistributionNotFound", "find_distribution", "HOW_TO_
 
 DEBIAN_JAR = Path("/usr/share/java/zookeeper.jar")
 DEBIAN_HOME = Path("/usr/share/zookeeper")
+DEBIAN_SERVLET_API = Path("/usr/share/java/servlet-api.jar")  # package libservlet-api-java
 
 HOW_TO_GET_ZOOKEEPER = (
     "No ZooKeeper distribution found. Get one of: "
@@ -78,10 +79,12 @@ def _from_home(home: Path, kind: str) -> Distribution | None:
 def _debian() -> Distribution | None:
     if not DEBIAN_JAR.exists():
         return None
-    # The Debian jar's manifest carries a Class-Path with every dependency, so the jar alone suffices.
+    # The Debian jar's manifest carries a Class-Path with its dependencies, except the servlet API that the
+    # AdminServer's Jetty needs (without it the AdminServer fails with NoClassDefFoundError: javax/servlet/Servlet).
     real = DEBIAN_JAR.resolve()
     zkcli = DEBIAN_HOME / "bin" / "zkCli.sh"
-    return Distribution("debian", DEBIAN_HOME if DEBIAN_HOME.exists() else None, (str(DEBIAN_JAR),),
+    classpath = (str(DEBIAN_JAR), *(str(p) for p in (DEBIAN_SERVLET_API,) if p.exists()))
+    return Distribution("debian", DEBIAN_HOME if DEBIAN_HOME.exists() else None, classpath,
                         _jar_version(real), zkcli if zkcli.exists() else None)
 
 
