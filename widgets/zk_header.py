@@ -42,11 +42,15 @@ class ZkHeader(Static):
     def set_mirror(self, strategy: str | None, count: int | None) -> None:
         self.strategy, self.count = strategy or "", count
 
-    def render(self) -> Text:
-        state = self.state
+    def watch_state(self, state: str) -> None:
+        # classes change here, not in render(): a class set while rendering repaints only the text's cells, and
+        # the rest of the row keeps the previous background
         self.set_class(state.startswith("connected"), "-connected")
         self.set_class(state in ("suspended", "reconnecting", "connecting"), "-suspended")
         self.set_class(state in ("lost", "closed"), "-lost")
+
+    def render(self) -> Text:
+        state = self.state
         icon = {"connected": "●", "suspended": "◐", "reconnecting": "◐", "lost": "○", "closed": "○"}.get(
             state.split(" ")[0], "◌")
         text = Text(no_wrap=True, overflow="ellipsis")
