@@ -157,11 +157,9 @@ class ShellPane(Vertical):
     ShellPane ShellInput:focus {
         border: none;
     }
-    /* In the main screen's dock: the dock draws the top border, and the Footer (also docked at the bottom)
-       would cover the input row. */
+    /* In the main screen's dock: the dock draws the top border. */
     #shell-dock > ShellPane {
         border-top: none;
-        margin-bottom: 1;
     }
     ShellPane.-confirming #shell-prompt {
         color: $warning;
