@@ -100,3 +100,12 @@ def zk_ensemble(_zk_ensemble_session: LocalEnsemble) -> Iterator[LocalEnsemble]:
     _heal(_zk_ensemble_session)
     yield _zk_ensemble_session
     _heal(_zk_ensemble_session)
+
+
+@pytest.fixture(autouse=True)
+def _steady_cursors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots catch a blinking cursor on or off at random: keep every text cursor steadily visible in tests."""
+    from textual.widgets import Input, TextArea
+
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
