@@ -104,6 +104,18 @@ class Context:
         while True:
             time.sleep(3600)
 
+    def run_until_signalled(self, run: Callable[[threading.Event], object], stop: threading.Event,
+                            name: str) -> None:
+        """Run ``run(stop)`` on a thread while this actor idles; on the way out (a signal), set ``stop`` and
+        give the thread 5 s to finish."""
+        thread = threading.Thread(target=run, args=(stop,), name=name, daemon=True)
+        thread.start()
+        try:
+            self.idle()
+        finally:
+            stop.set()
+            thread.join(5)
+
 
 def role_lock(ctx: Context) -> None:
     a, out = ctx.args, ctx.out
@@ -276,26 +288,14 @@ def role_config_set(ctx: Context) -> None:
 def role_master(ctx: Context) -> None:
     stop = threading.Event()
     master = Master(ctx.client, ctx.args.root, ctx.id, narrate=ctx.out.step)
-    thread = threading.Thread(target=master.run, args=(stop,), name="master", daemon=True)
-    thread.start()
-    try:
-        ctx.idle()
-    finally:
-        stop.set()
-        thread.join(5)
+    ctx.run_until_signalled(master.run, stop, "master")
 
 
 def role_worker(ctx: Context) -> None:
     stop = threading.Event()
     work = ctx.args.work
     worker = Worker(ctx.client, ctx.args.root, ctx.id, process=lambda _d: stop.wait(work), narrate=ctx.out.step)
-    thread = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
-    thread.start()
-    try:
-        ctx.idle()
-    finally:
-        stop.set()
-        thread.join(5)
+    ctx.run_until_signalled(worker.run, stop, "worker")
 
 
 def role_task_submit(ctx: Context) -> None:

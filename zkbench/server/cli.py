@@ -91,16 +91,21 @@ def _server_start(args: argparse.Namespace) -> int:
         workdir, port=args.port or None, dist=dist, tick_time=args.tick_time, owned=False))
 
 
-def _server_stop(args: argparse.Namespace) -> int:
-    loaded = _load("server")
+def _stop(kind: str, done: str) -> int:
+    """Stop every recorded member of ``kind`` and forget it."""
+    loaded = _load(kind)
     if loaded is None:
-        print("no server started by zkbench is recorded in " + str(run_dir()))
+        print(f"no {kind} started by zkbench is recorded in {run_dir()}")
         return 0
     for m in loaded[1]:
         m.stop()
-    _state_file("server").unlink(missing_ok=True)
-    print("stopped")
+    _state_file(kind).unlink(missing_ok=True)
+    print(done)
     return 0
+
+
+def _server_stop(args: argparse.Namespace) -> int:
+    return _stop("server", "stopped")
 
 
 def _server_status(args: argparse.Namespace) -> int:
@@ -119,15 +124,7 @@ def _ensemble_up(args: argparse.Namespace) -> int:
 
 
 def _ensemble_down(args: argparse.Namespace) -> int:
-    loaded = _load("ensemble")
-    if loaded is None:
-        print("no ensemble started by zkbench is recorded in " + str(run_dir()))
-        return 0
-    for m in loaded[1]:
-        m.stop()
-    _state_file("ensemble").unlink(missing_ok=True)
-    print("ensemble stopped")
-    return 0
+    return _stop("ensemble", "ensemble stopped")
 
 
 def _ensemble_status(args: argparse.Namespace) -> int:
