@@ -5,8 +5,6 @@ Pilot tests run against the live test server (each in its own chroot); snapshots
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,24 +16,12 @@ from zkbench.mirror import StaticTree
 from zkbench.settings import Settings
 from zkbench.workbench import Workbench
 
+from app_pilot import live_app, wait_for
+
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZKBENCH_STATE_DIR", str(tmp_path / "state"))
-
-
-async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def live_app(hosts: str, **settings: object) -> ZkBenchApp:
-    workbench = Workbench(ConnectionSettings(hosts=hosts, session_timeout=4.0))
-    return ZkBenchApp(workbench, Settings(**settings))  # type: ignore[arg-type]
 
 
 async def test_navigation_between_every_screen_and_back(zk_chroot_hosts, zk):

@@ -6,42 +6,25 @@ Each test runs the real app (ZkBenchApp + Workbench) in its own chroot; the ``zk
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.widgets import Button, Select, TextArea
 
 from zkbench.app import ZkBenchApp
-from zkbench.connection import ConnectionSettings
 from zkbench.edits import CreateMode
 from zkbench.screens.main import MainScreen
-from zkbench.settings import Settings
 from zkbench.widgets.edit_dialogs import CreateDialog, DeleteDialog, SetDataDialog
 from zkbench.widgets.stat_panel import StatPanel
 from zkbench.widgets.timeline import Timeline
 from zkbench.widgets.zk_header import ZkHeader
-from zkbench.workbench import Workbench
+
+from app_pilot import live_app, wait_for
 
 
 @pytest.fixture(autouse=True)
 def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZKBENCH_STATE_DIR", str(tmp_path / "state"))
-
-
-async def wait_for(pilot, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def live_app(hosts: str, **settings: object) -> ZkBenchApp:
-    workbench = Workbench(ConnectionSettings(hosts=hosts, session_timeout=4.0))
-    return ZkBenchApp(workbench, Settings(**settings))  # type: ignore[arg-type]
 
 
 async def _main(app: ZkBenchApp, pilot) -> MainScreen:
