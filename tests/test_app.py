@@ -236,3 +236,14 @@ async def test_lost_server_shows_a_banner_until_it_comes_back(tmp_path: Path):
     finally:
         app.workbench.close()
         server.stop()
+
+
+def test_demo_command_help_names_every_demo(capsys: pytest.CaptureFixture[str]):
+    from zkbench.cli import build_parser
+    from zkbench.demos import DEMO_SPECS
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for kind in DEMO_SPECS:
+        assert kind in text
