@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import shlex
 import sys
 
 from zkbench.errors import ZkBenchError
@@ -41,10 +40,11 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        import textual_serve  # noqa: F401 - the optional extra `serve`
     except ImportError:
         print("zkbench: `zkbench serve` needs textual-serve: pip install 'zkbench[serve]'", file=sys.stderr)
         return 1
+    from zkbench.serve import serve
     from zkbench.tui import workbench_for_args
 
     try:
@@ -63,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"zkbench: serving the app at http://{args.host}:{args.port} (one app process per browser tab); "
           "Ctrl-C stops", file=sys.stderr)
     try:
-        Server(shlex.join(argv), host=args.host, port=args.port, title="zkbench").serve()
+        serve(argv, host=args.host, port=args.port)
     finally:
         workbench.close()
     return 0
