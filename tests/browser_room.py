@@ -178,6 +178,7 @@ class ServedRoom:
 
     hosts: str
     env: dict[str, str] = field(default_factory=dict)
+    options: list[str] = field(default_factory=list)  # zkbench options before `serve` (--auth, --read-only...)
     host: str = "127.0.0.1"  # the address to bind; the tests connect to 127.0.0.1 either way
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -195,7 +196,7 @@ class ServedRoom:
 
     def start(self, timeout: float = 60) -> ServedRoom:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zkbench", "--hosts", self.hosts, "serve", "--host", self.host,
+            [sys.executable, "-m", "zkbench", "--hosts", self.hosts, *self.options, "serve", "--host", self.host,
              "--port", str(self.port)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             env={**os.environ, **self.env}, start_new_session=True)

@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from kazoo.security import make_digest_acl
 from selenium.webdriver.common.keys import Keys
 
 from browser_room import Browser, ServedRoom, Tab, alive, browser_available, children, cmdline, wait_for, wait_gone
@@ -26,6 +27,7 @@ pytestmark = [
                        reason="needs Debian's chromium and chromium-driver (scripts/setup.sh installs them)"),
 ]
 
+ROOM_AUTH = ("learner", "room-secret")  # `zkbench --auth learner:room-secret serve`: every tab's app has it
 SESSION_TIMEOUT = 60  # the demo actors' (the test server allows up to 60 s)
 GONE_WITHIN = 30  # well under SESSION_TIMEOUT: znodes gone this fast were deleted by a closed session
 _rooms = itertools.count(1)
@@ -49,7 +51,7 @@ def _room_root(zk_admin: ZkClient) -> str:
 def _serve(zk_hosts: str, root: str, tmp_path_factory: pytest.TempPathFactory) -> ServedRoom:
     env = {"ZKBENCH_DEMO_SESSION_TIMEOUT": str(SESSION_TIMEOUT),
            "ZKBENCH_STATE_DIR": str(tmp_path_factory.mktemp("serve-state"))}
-    return ServedRoom(zk_hosts + root, env=env).start()
+    return ServedRoom(zk_hosts + root, env=env, options=["--auth", ":".join(ROOM_AUTH)]).start()
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +141,12 @@ def test_keys_typed_in_the_browser_reach_the_app(browser, room, room_zk):
         tab.press("typed-in-browser", Keys.ENTER)
         wait_for(lambda: room_zk.exists("/typed-in-browser"), 30, "/typed-in-browser to be created")
         tab.wait_for_text("Created /typed-in-browser")
+        # The shell, with the room's --auth credential: a znode only that user may read.
+        room_zk.create("/room-only", b"for-the-room-only", acl=[make_digest_acl(*ROOM_AUTH, all=True)])
+        tab.press(Keys.F2)
+        tab.wait_for_text("zk:")
+        tab.press("get /room-only", Keys.ENTER)
+        tab.wait_for_text("for-the-room-only")
     finally:
         tab.close()
     wait_gone([app], GONE_WITHIN, "the closed tab's app")

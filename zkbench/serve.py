@@ -19,7 +19,7 @@ import os
 import re
 import shlex
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["SERVER_PID_ENV", "serve", "stop_with_server", "offline_page"]
@@ -44,8 +44,10 @@ def offline_page(template_source: str) -> str:
     return _GOOGLE_FONTS_LINK.sub(lambda _m: _LOCAL_FONTS, template_source)
 
 
-def serve(app_argv: Sequence[str], *, host: str, port: int, title: str = "zkbench") -> None:
-    """Serve ``app_argv`` (one process per browser tab) until SIGINT/SIGTERM. Needs textual-serve."""
+def serve(app_argv: Sequence[str], *, host: str, port: int, title: str = "zkbench",
+          env: Mapping[str, str] | None = None) -> None:
+    """Serve ``app_argv`` (one process per browser tab, with ``env`` added to this process's environment) until
+    SIGINT/SIGTERM. Needs textual-serve."""
     import aiohttp_jinja2
     import jinja2
     from textual_serve.server import Server
@@ -61,7 +63,8 @@ def serve(app_argv: Sequence[str], *, host: str, port: int, title: str = "zkbenc
             aiohttp_jinja2.setup(app, loader=OfflinePageLoader(self.templates_path))
             return app
 
-    os.environ[SERVER_PID_ENV] = str(os.getpid())  # textual-serve gives each app a copy of this environment
+    # textual-serve gives each app a copy of this process's environment
+    os.environ.update({**(env or {}), SERVER_PID_ENV: str(os.getpid())})
     RoomServer("exec " + shlex.join(app_argv), host=host, port=port, title=title).serve()
 
 
