@@ -76,7 +76,8 @@ img.onload = () => {
   const ctx = canvas.getContext("2d");
   ctx.drawImage(img, 0, 0);
   const x = Math.max(0, Math.floor(box.x)), y = Math.max(0, Math.floor(box.y));
-  const w = Math.max(1, Math.min(img.width - x, Math.floor(box.w))), h = Math.max(1, Math.min(img.height - y, Math.floor(box.h)));
+  const w = Math.max(1, Math.min(img.width - x, Math.floor(box.w)));
+  const h = Math.max(1, Math.min(img.height - y, Math.floor(box.h)));
   const data = ctx.getImageData(x, y, w, h).data, counts = new Map();
   for (let i = 0; i < data.length; i += 4) {
     const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
