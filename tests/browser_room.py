@@ -33,13 +33,13 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 T = TypeVar("T")
 
 # Every flag matters on this machine: as root Chromium needs --no-sandbox. Without the background-networking
-# flags it keeps dialling out, and the closed network refuses it. The resolver rule makes every name except loopback
-# fail at once, so a page asking the internet for anything (fonts, say) gets an error, never a hang.
+# flags it keeps dialling out, and the closed network refuses it. The resolver rule makes every name but localhost
+# and 127.0.0.1 fail at once, so a page asking the internet for anything (fonts, say) gets an error, never a hang.
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--window-size=1280,800",
 )
 

@@ -79,10 +79,10 @@ def room_zk(zk_hosts: str, room_root: str) -> Iterator[ZkClient]:
         client.close()
 
 
-def _open(browser: Browser, room: ServedRoom) -> tuple[Tab, int]:
-    """A new tab on the room, with its app connected; (tab, the app's pid)."""
+def _open(browser: Browser, room: ServedRoom, url: str | None = None) -> tuple[Tab, int]:
+    """A new tab on the room (at ``url``, default the room's), with its app connected; (tab, the app's pid)."""
     before = set(room.apps())
-    tab = browser.open_tab(room.url)
+    tab = browser.open_tab(url or room.url)
     new = wait_for(lambda: set(room.apps()) - before, 60, "the tab's app process to start")
     assert len(new) == 1, f"one tab started {len(new)} apps: {new}"
     tab.wait_for_text("● connected")
@@ -103,13 +103,16 @@ def test_the_tree_renders_in_the_browser(browser, room, room_zk):
     names = ["seen-in-browser-alpha", "seen-in-browser-beta"]
     for name in names:
         room_zk.create(f"/{name}", b"hello")
-    tab, app = _open(browser, room)
+    # The learner types a name, not the address the server binds: the page must load everything from there.
+    typed = room.url.replace("127.0.0.1", "localhost")
+    tab, app = _open(browser, room, typed)
     try:
         tab.wait_for_text(*names)
-        # The page needed nothing from outside the machine (textual-serve's page links Google Fonts: zkbench
-        # serves the fonts textual-serve ships instead, so a room without internet never waits for them).
-        outside = [url for url in tab.resources() if not url.startswith(room.url)]
-        assert not outside, f"the page asked for {outside}"
+        # Everything came from the address typed, nothing from outside the machine (textual-serve's page links
+        # Google Fonts: zkbench serves the fonts textual-serve ships instead, so a room without internet never
+        # waits for them).
+        elsewhere = [url for url in tab.resources() if not url.startswith(typed)]
+        assert not elsewhere, f"the page asked for {elsewhere}"
         loaded = tab.focus().execute_script(
             "return Array.from(document.fonts).filter(f => f.status === 'loaded').map(f => f.family)")
         assert any("Roboto Mono" in family for family in loaded), f"fonts loaded: {loaded}"

@@ -2,6 +2,10 @@
 
 On top of textual-serve:
 
+- **The page works from any address.** textual-serve writes the address it binds (``--host``) into the page as
+  the origin of its scripts and of its websocket. Bound to ``0.0.0.0`` for a room, that sends every learner's
+  browser to 0.0.0.0, which is the learner's own machine. zkbench builds those URLs from the address the learner
+  typed instead (the request's ``Host``).
 - **The page needs no internet.** textual-serve's page links a Google Fonts stylesheet in its ``<head>``. That link
   blocks rendering, so in a room whose firewall drops the request, learners stare at an empty page until their
   browser gives up. zkbench serves the Roboto Mono files that textual-serve ships instead.
@@ -14,6 +18,7 @@ On top of textual-serve:
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import os
 import re
@@ -27,6 +32,9 @@ __all__ = ["SERVER_PID_ENV", "serve", "stop_with_server", "offline_page"]
 #: Set by ``zkbench serve`` for the apps it starts: the server's pid (the parent the app must die with).
 SERVER_PID_ENV = "ZKBENCH_SERVE_PID"
 _PR_SET_PDEATHSIG = 1
+
+# The origin the browser asked for the page ("http://192.168.1.20:8000"), set while textual-serve renders it.
+_page_origin: contextvars.ContextVar[str | None] = contextvars.ContextVar("zkbench_page_origin", default=None)
 
 _GOOGLE_FONTS_LINK = re.compile(r"<link\b[^>]*fonts\.googleapis\.com[^>]*>", re.S)
 _LOCAL_FONTS = """<link rel="preload" href="{{ config.static.url }}fonts/RobotoMono-VariableFont_wght.ttf"
@@ -58,6 +66,19 @@ def serve(app_argv: Sequence[str], *, host: str, port: int, title: str = "zkbenc
             return offline_page(source), filename, uptodate
 
     class RoomServer(Server):
+        # textual-serve's page builds every URL from self.public_url. In a request, that is the request's origin.
+        @property
+        def public_url(self) -> str:
+            return _page_origin.get() or self._bound_url
+
+        @public_url.setter
+        def public_url(self, value: str) -> None:
+            self._bound_url = value
+
+        async def handle_index(self, request: Any) -> Any:
+            _page_origin.set(f"{request.scheme}://{request.host}")  # this request's task only
+            return await super().handle_index(request)
+
         async def _make_app(self) -> Any:
             app = await super()._make_app()
             aiohttp_jinja2.setup(app, loader=OfflinePageLoader(self.templates_path))
