@@ -60,3 +60,9 @@ if ! .venv/bin/python -c 'from zkbench.server import find_distribution; find_dis
         exit 1; }
 fi
 say "ready: $(.venv/bin/python -c 'from zkbench.server import find_distribution; print(find_distribution().describe())')"
+
+# 4. a headless browser for the browser-room test (tests/test_serve_browser.py): Debian's Chromium and its
+# WebDriver. Selenium drives these system binaries; nothing downloads a browser. Not needed to run zkbench.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver || say "no chromium/chromedriver: the browser test will be skipped"
+fi

@@ -1,49 +1,40 @@
-"""`zkbench serve` answers HTTP on loopback (browser mode for workshop rooms)."""
+"""`zkbench serve` answers HTTP on loopback, and warns loudly when bound elsewhere (browser mode for workshop rooms).
+
+tests/test_serve_browser.py drives it from a real browser.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 
-from zkbench.server import free_port
+from browser_room import ServedRoom, wait_for
 
 
 def test_serve_answers_on_loopback(zk_hosts):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "zkbench", "--hosts", zk_hosts, "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    room = ServedRoom(zk_hosts).start()  # waits until the page answers 200
     try:
-        deadline = time.monotonic() + 30
-        body = b""
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    assert response.status == 200
-                    body = response.read()
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise AssertionError(proc.stderr.read().decode()) from None
-                time.sleep(0.3)
+        with urllib.request.urlopen(room.url, timeout=10) as response:
+            body = response.read()
         assert b"zkbench" in body
+        assert b"fonts.googleapis.com" not in body  # a room without internet access must not wait for fonts
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    assert b"WARNING" not in err  # loopback: no warning about exposure
+        room.stop()
+    assert "serving the app at" in "\n".join(room.stderr_lines)
+    assert not any("WARNING" in line for line in room.stderr_lines)  # loopback: no warning about exposure
 
 
 def test_serve_warns_loudly_off_loopback(zk_hosts):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "zkbench", "--hosts", zk_hosts, "serve", "--host", "0.0.0.0",
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    room = ServedRoom(zk_hosts, host="0.0.0.0").start()
     try:
-        time.sleep(2)
+        warning = wait_for(lambda: [line for line in room.stderr_lines if "WARNING" in line], 30,
+                           lambda: f"the warning on stderr; it shows: {room.stderr_text()}")
+        # A learner reaches the room at some address of the server's (here 127.0.0.2): the page's scripts and
+        # websocket must come from that address, not from the 0.0.0.0 it binds (the learner's own machine).
+        with urllib.request.urlopen(f"http://127.0.0.2:{room.port}/", timeout=10) as response:
+            page = response.read().decode()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    assert b"WARNING" in err and b"NO authentication" in err
+        room.stop()
+    assert "NO authentication" in warning[0] and "0.0.0.0" in warning[0]
+    assert f'data-session-websocket-url="ws://127.0.0.2:{room.port}/ws"' in page
+    assert f'src="http://127.0.0.2:{room.port}/static/js/textual.js"' in page
+    assert "0.0.0.0" not in page

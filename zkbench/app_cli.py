@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import shlex
 import sys
 
 from zkbench.errors import ZkBenchError
@@ -24,6 +23,24 @@ def _connection_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _app_options(args: argparse.Namespace) -> tuple[list[str], dict[str, str]] | None:
+    """What every tab's app is started with besides ``--hosts``: (argv, environment), or None after an error.
+
+    A ``--auth`` credential travels in ``ZKBENCH_AUTH``: a process's environment is private to its user, while
+    its arguments show in everyone's ``ps``. Credentials from a saved connection (``--connect``) or the
+    environment reach the app by themselves."""
+    argv = _connection_argv(args)
+    for flag, key in (("--mirror-strategy", "mirror_strategy"), ("--theme", "theme")):
+        if getattr(args, key, None):
+            argv += [flag, str(getattr(args, key))]
+    auth = getattr(args, "auth", None) or []
+    if len(auth) > 1:
+        print("zkbench: serve passes one --auth credential to its apps; for more, use a saved connection "
+              "(--connect, see `zkbench settings`)", file=sys.stderr)
+        return None
+    return argv, ({"ZKBENCH_AUTH": auth[0]} if auth else {})
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     # The demo table (zkbench.demos) is imported here, not when the parser is built: it pulls in the actor
     # supervisor and checkers, ~0.1 s that every other zkbench command would pay.
@@ -41,12 +58,17 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        import textual_serve  # noqa: F401 - the optional extra `serve`
     except ImportError:
         print("zkbench: `zkbench serve` needs textual-serve: pip install 'zkbench[serve]'", file=sys.stderr)
         return 1
+    from zkbench.serve import serve
     from zkbench.tui import workbench_for_args
 
+    options = _app_options(args)
+    if options is None:
+        return 2
+    app_argv, app_env = options
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
@@ -59,11 +81,11 @@ def _serve(args: argparse.Namespace) -> int:
     if resolved is None:
         return 1
     workbench = resolved[1]
-    argv = [sys.executable, "-m", "zkbench", "--hosts", workbench.hosts, *_connection_argv(args)]
+    argv = [sys.executable, "-m", "zkbench", "--hosts", workbench.hosts, *app_argv]
     print(f"zkbench: serving the app at http://{args.host}:{args.port} (one app process per browser tab); "
           "Ctrl-C stops", file=sys.stderr)
     try:
-        Server(shlex.join(argv), host=args.host, port=args.port, title="zkbench").serve()
+        serve(argv, host=args.host, port=args.port, env=app_env)
     finally:
         workbench.close()
     return 0
@@ -98,7 +120,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(func=_run_demo)
 
     p = sub.add_parser("serve", parents=[common], help="serve the app in a web browser (textual-serve)",
-                       description="Serve zkbench in a browser for workshop rooms: one app process per tab. "
+                       description="Serve zkbench in a browser for workshop rooms: one app process per tab, all "
+                                   "on one ZooKeeper (a private local server is started once if needed). Closing "
+                                   "a tab stops its app and its demo's actors; stopping the server stops them all. "
                                    "There is no authentication, so it binds to loopback unless told otherwise.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")

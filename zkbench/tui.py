@@ -50,6 +50,9 @@ def workbench_for_args(args: argparse.Namespace) -> tuple[Settings, Workbench] |
 
 def run_tui(args: argparse.Namespace) -> int:
     """``zkbench`` with no subcommand."""
+    from zkbench.serve import stop_with_server
+
+    stop_with_server()  # a no-op unless this app serves a browser tab for `zkbench serve`
     resolved = workbench_for_args(args)
     if resolved is None:
         return 1
