@@ -102,8 +102,10 @@ def failure_reason(text: str, config_file: Path | None = None) -> str | None:
             message = f"{message.rstrip('.')}: {cause}" if message else cause
             message += _config_hint(root.group(2) or "", config_file)
         return message or None
-    for line in lines:  # no log line at ERROR: the JVM itself failed (bad flag, no main class, no memory)
+    for i, line in enumerate(lines):  # no log line at ERROR: the JVM itself failed (bad flag, no main class)
         stripped = line.strip()
-        if stripped.startswith(("Error:", "Error occurred", "Invalid ")) or _EXC.match(stripped):
+        if stripped.startswith("Error occurred during initialization") and i + 1 < len(lines):
+            return f"{stripped}: {lines[i + 1].strip()}"
+        if stripped.startswith(("Error:", "Invalid ")) or _EXC.match(stripped):
             return stripped
     return None
