@@ -55,12 +55,7 @@ class DemoHost(App[None]):
 def workbench(zk_chroot_hosts: str) -> Iterator[Workbench]:
     """A workbench on this test's chroot (so every demo uses its course paths); with the mirror when it exists."""
     wb = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=4.0))
-    try:
-        import zkbench.mirror  # noqa: F401
-        mirror = True
-    except ImportError:
-        mirror = False
-    wb.open(start_mirror=mirror)
+    wb.open(start_mirror=True)
     try:
         yield wb
     finally:
@@ -393,7 +388,6 @@ def test_every_demo_offers_its_controls_in_the_palette() -> None:
 
 async def test_reachable_from_the_app_and_left_cleanly(zk_chroot_hosts: str) -> None:
     """`zkbench demo election` opens the app on the demo; Esc goes back and stops its actors; F4 picks another."""
-    pytest.importorskip("zkbench.screens.main")
     from zkbench.app import NavBar, ZkBenchApp
 
     workbench = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=4.0))

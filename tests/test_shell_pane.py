@@ -90,8 +90,7 @@ async def test_pane_runs_commands_on_the_user_session(workbench: Workbench, zk_a
 
 async def test_create_in_the_pane_appears_in_the_tree(zk_chroot_hosts: str) -> None:
     """The pane in the main screen's shell dock, with the real mirror: what the shell writes shows in the tree."""
-    main = pytest.importorskip("zkbench.screens.main", reason="the main screen is another engineer's, not here yet")
-    MainScreen = main.MainScreen  # noqa: N806
+    from zkbench.screens.main import MainScreen
 
     wb = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=5.0))
     wb.open(start_mirror=True)

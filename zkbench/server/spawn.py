@@ -8,7 +8,6 @@ only with the process.
 
 from __future__ import annotations
 
-import concurrent.futures
 import ctypes
 import os
 import queue
@@ -31,20 +30,33 @@ def _die_with(parent_pid: int) -> None:  # runs in the child between fork and ex
         os._exit(1)
 
 
+class _Request:
+    """One Popen call handed to the forker thread, and its outcome."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.args, self.kwargs = args, kwargs
+        self.done = threading.Event()
+        self.result: subprocess.Popen[bytes] | None = None
+        self.error: BaseException | None = None
+
+
 class _Forker:
     """One daemon thread that runs ``subprocess.Popen`` for everyone (a new one after ``os.fork``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._requests: queue.SimpleQueue[tuple[tuple[Any, ...], dict[str, Any], concurrent.futures.Future]] | None
-        self._requests = None
+        self._requests: queue.SimpleQueue[_Request] | None = None
         self._pid = 0
 
     def popen(self, *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
         kwargs["preexec_fn"] = lambda parent=os.getpid(): _die_with(parent)
-        future: concurrent.futures.Future[subprocess.Popen[bytes]] = concurrent.futures.Future()
-        self._queue().put((args, kwargs, future))
-        return future.result()
+        request = _Request(args, kwargs)
+        self._queue().put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
 
     def _queue(self) -> queue.SimpleQueue:
         with self._lock:
@@ -58,11 +70,12 @@ class _Forker:
     @staticmethod
     def _run(requests: queue.SimpleQueue) -> None:
         while True:
-            args, kwargs, future = requests.get()
+            request = requests.get()
             try:
-                future.set_result(subprocess.Popen(*args, **kwargs))
+                request.result = subprocess.Popen(*request.args, **request.kwargs)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller, who re-raises it
-                future.set_exception(exc)
+                request.error = exc
+            request.done.set()
 
 
 _forker = _Forker()
