@@ -61,9 +61,11 @@ if ! .venv/bin/python -c 'from zkbench.server import find_distribution; find_dis
 fi
 # 4. Debian's zookeeper package ships no SLF4J binding, so its servers log nothing (not even why they fail to
 #    start): add Debian's log4j binding. A tarball (ZOOKEEPER_HOME) brings its own.
-LOGGING=$(.venv/bin/python -c 'from zkbench.server import find_distribution as f; d = f(); print(d.kind, d.log_binding)')
+LOGGING=$(.venv/bin/python -c \
+    'from zkbench.server import find_distribution as f; d = f(); print(d.kind, d.log_binding)')
 case "$LOGGING" in
     "debian none"|"debian slf4j-simple")
-        apt_install libslf4j-java liblog4j1.2-java || say "ZooKeeper's log stays empty: install libslf4j-java liblog4j1.2-java" ;;
+        apt_install libslf4j-java liblog4j1.2-java ||
+            say "ZooKeeper's log stays empty: install libslf4j-java liblog4j1.2-java" ;;
 esac
 say "ready: $(.venv/bin/python -c 'from zkbench.server import find_distribution; print(find_distribution().describe())')"

@@ -224,13 +224,13 @@ async def test_queue_demo_crash_working_worker(workbench: Workbench) -> None:
         busy = (await wait_for(pilot, lambda: cards_in(screen, "working", "queue-worker"), what="a busy worker"))[0]
         job = screen.model.cards[busy].facts["job"]
         await pilot.press("K")
+        ended = await wait_for(pilot, lambda: screen.model.cards[busy].ended, what=f"{busy} to end")
         other = await wait_for(pilot, lambda: [e for e in screen.model.history if e.kind == "took"
-                                               and e.actor != busy and e.time > screen.model.cards[busy].ended
-                                               if screen.model.cards[busy].ended], what="another worker takes a job")
+                                               and e.actor != busy and e.time > ended],
+                               what="another worker takes a job")
         # a crashed worker takes nothing more: every later "took" is a live worker's
         assert all(screen.model.cards[e.actor].fate is Fate.RUNNING and e.actor != busy for e in other)
-        assert not [e for e in screen.model.history if e.actor == busy and e.kind == "took"
-                    and e.time > screen.model.cards[busy].ended]
+        assert not [e for e in screen.model.history if e.actor == busy and e.kind == "took" and e.time > ended]
         await wait_for(pilot, lambda: any(e.kind == "done" and e.actor != busy for e in screen.model.history),
                        what="a job done")
         assert_green(screen)

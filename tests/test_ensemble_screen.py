@@ -138,12 +138,12 @@ async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: Local
             assert card.health.mode is Mode.STANDALONE
             await pilot.press("c")
             table = app.screen.query_one("#clients-table", DataTable)
-            await wait_until(pilot, lambda: any(sid in str(k.value) for k in table.rows), 10, "our session row")
+            await wait_until(pilot, lambda: any(sid in str(k.value) for k in table.rows), 30, "our session row")
             row = next(i for i, k in enumerate(table.rows) if sid in str(k.value))
             table.move_cursor(row=row)
             await pilot.press("enter")
             ephemerals = app.screen.query_one("#ephemerals", Static)
-            await wait_until(pilot, lambda: path in str(ephemerals.render()), 10, "the session's ephemerals")
+            await wait_until(pilot, lambda: path in str(ephemerals.render()), 30, "the session's ephemerals")
             assert f"session {sid} owns 1 ephemeral znode(s)" in str(ephemerals.render())
             _save(app, "ensemble-clients-100x30")
     finally:

@@ -99,7 +99,8 @@ async def test_tree_follows_another_client(zk_chroot_hosts, zk):
             # the change to version 2 with old -> new size and version (from v1, or from v0 when the mirror's
             # re-read after the first notification already returned version 2: the two sets coalesce)
             await wait_for(pilot, lambda: any(e.kind == "data" and e.path == "/fresh" and re.fullmatch(
-                r"2 B v[01] -> 9 B v2", e.detail) for e in timeline.visible_entries), what="timeline data entry")
+                r"2 bytes v[01] -> 9 bytes v2", e.detail) for e in timeline.visible_entries),
+                what="timeline data entry")
             # the parent's stat-only change (pzxid/cversion) is not listed as a data change
             assert not any(e.kind == "data" and e.path == "/" for e in timeline.visible_entries)
             assert any(e.kind == "children" and e.path == "/" for e in timeline.visible_entries)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -41,9 +42,13 @@ def test_serve_warns_loudly_off_loopback(zk_hosts):
     proc = subprocess.Popen([sys.executable, "-m", "zkbench", "--hosts", zk_hosts, "serve", "--host", "0.0.0.0",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    err = b""
     try:
-        time.sleep(2)
+        deadline = time.monotonic() + 30  # the warning comes before the server listens: read until it is there
+        while b"NO authentication" not in err and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([proc.stderr], [], [], 0.5)[0]:
+                err += os.read(proc.stderr.fileno(), 65536)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
+        err += proc.communicate(timeout=20)[1]
     assert b"WARNING" in err and b"NO authentication" in err

@@ -213,7 +213,8 @@ def test_failure_reason_reads_every_binding_format(tmp_path: Path):
                "\tat org.apache.zookeeper.server.quorum.QuorumPeerConfig.parse(QuorumPeerConfig.java:198)\n")
     assert failure_reason(logback) == ("Invalid config, exiting abnormally: ConfigException: Address unresolved: "
                                        "nohost:2888")
-    jvm = "Error occurred during initialization of VM\nInitial heap size set to a larger value than the maximum heap size\n"
+    jvm = ("Error occurred during initialization of VM\n"
+           "Initial heap size set to a larger value than the maximum heap size\n")
     assert failure_reason(jvm) == ("Error occurred during initialization of VM: Initial heap size set to a larger "
                                    "value than the maximum heap size")
     assert failure_reason("Invalid maximum heap size: -Xmx512q\nError: Could not create the Java Virtual Machine.\n"
