@@ -264,12 +264,15 @@ async def test_discovery_demo_crash_instance(workbench: Workbench) -> None:
 
 
 async def test_barrier_demo_crash_member(workbench: Workbench) -> None:
-    app = DemoHost(workbench, "barrier", options={"member": {"work": 2.0}})
+    # each member works 5 s inside the barrier: under load the three may enter seconds apart, so wait for three
+    # "entered" events rather than a moment when all three cards say "working" at once
+    app = DemoHost(workbench, "barrier", options={"member": {"work": 5.0}})
     async with app.run_test(size=(200, 60)) as pilot:
         screen = app.demo
-        await wait_for(pilot, lambda: len(cards_in(screen, "working")) == 3, what="all 3 entered")
+        await wait_for(pilot, lambda: len({e.actor for e in screen.model.history if e.kind == "entered"}) == 3,
+                       what="all 3 entered")
         assert_green(screen)
-        victim = cards_in(screen, "working")[0]
+        victim = (await wait_for(pilot, lambda: cards_in(screen, "working"), what="a member at work"))[0]
         screen.selected = victim
         await pilot.press("k")
         survivors = [a for a in screen.model.cards if a != victim]
