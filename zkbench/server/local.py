@@ -127,7 +127,7 @@ class Member:
         self._locks.clear()
 
     def _what(self, role: str) -> str:
-        return f"{role} port of server {self.myid}" if role != "client" else f"client port of server {self.myid}"
+        return f"{role} port of server {self.myid}"
 
     def check_ports(self) -> None:
         """Reserve every port against other zkbench processes and check that nothing else listens on it.

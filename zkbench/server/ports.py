@@ -153,7 +153,7 @@ def allocate(count: int, host: str = "127.0.0.1", *, exclude: set[int] | frozens
             return locks
         a, b = _random.choices(ranges, weights=sizes)[0]
         port = _random.randint(a, b)
-        if port in taken:
+        if port in taken or port in _held:  # _held: this process's own, e.g. a killed member's awaiting restart
             continue
         taken.add(port)
         lock = reserve(port)
