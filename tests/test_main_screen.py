@@ -168,8 +168,8 @@ async def test_set_data_conflict_shows_both_versions_and_never_overwrites(zk_chr
             main = await _main(app, pilot)
             await wait_for(pilot, lambda: main.tree.reveal("/cfg"), what="/cfg revealed")
             main.tree.focus()
-            await pilot.pause(0.1)
-            assert main.tree.selected_path == "/cfg"
+            await wait_for(pilot, lambda: main.tree.has_focus and main.tree.selected_path == "/cfg",
+                           what="/cfg selected in the focused tree")
             await pilot.press("e")
             await wait_for(pilot, lambda: isinstance(app.screen, SetDataDialog), what="set dialog")
             dialog: SetDataDialog = app.screen  # type: ignore[assignment]
@@ -277,7 +277,8 @@ async def test_shell_dock_sits_above_the_footer_and_header_names_a_private_serve
             await pilot.press("f2")
             await wait_for(pilot, lambda: bool(main.query(ShellPane)) and main.query_one("#shell-dock").display,
                            what="shell pane shown")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: main.query_one("#shell-dock").region.height > 3, what="the dock laid out")
+            await pilot.pause()
             dock = main.query_one("#shell-dock").region
             footer = main.query_one(Footer).region
             body = main.query_one("#main-body").region
