@@ -154,7 +154,7 @@ async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: Local
 async def test_kill_is_disabled_without_a_local_ensemble(zk_server: LocalServer) -> None:
     app = HostApp(lambda: EnsembleScreen(zk_server.connect_string, timeout=0.5))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(app.screen, EnsembleScreen), 10, "the ensemble screen")
         assert app.screen.check_action("kill_member", ()) is None
         await pilot.press("k")
         assert zk_server.server.running()
@@ -226,9 +226,12 @@ def _snapshot_app() -> HostApp:
 
 async def _settle(pilot) -> None:  # noqa: ANN001
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
-    pilot.app.screen.query_one("#card-0", ServerCard).focus()
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: pilot.app.screen._polls >= 1, 10, "the poll drawn")  # noqa: SLF001
+    card = pilot.app.screen.query_one("#card-0", ServerCard)
+    card.focus()
+    await wait_until(pilot, lambda: card.has_focus, 10, "the first card focused")
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 @pytest.fixture
