@@ -126,7 +126,9 @@ async def test_screen_finds_a_recorded_ensemble_by_connect_string(zk_ensemble: L
 
 
 async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: LocalServer, zk_root: str) -> None:
-    client = connect(ConnectionSettings(hosts=zk_server.connect_string, session_timeout=2))
+    # a session that outlives a loaded machine's stalls: with 2 s it expired under a CPU hog, and the new
+    # session's id was not the one the test looks for
+    client = connect(ConnectionSettings(hosts=zk_server.connect_string, session_timeout=15))
     try:
         path = client.create(f"{zk_root}/worker-", b"", ephemeral=True, sequence=True)
         sid = f"0x{client.client_id[0]:x}"
