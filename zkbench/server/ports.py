@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PortInUse", "ephemeral_range", "candidate_ranges", "PortLock", "reserve", "allocate", "port_in_use",
+__all__ = ["ephemeral_range", "candidate_ranges", "PortLock", "reserve", "allocate", "port_in_use",
            "port_holder"]
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,6 @@ EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LINUX_DEFAULT_EPHEMERAL = (32768, 60999)
 LOWEST = 20000  # below this live many well-known services (8080, 5432, 9092, ...)
 _random = random.SystemRandom()  # two processes starting at the same instant must not draw the same sequence
-
-
-class PortInUse(OSError):
-    """A port a server needs is taken; the message names the port, what it is for and who holds it."""
-
-    def __init__(self, port: int, message: str) -> None:
-        super().__init__(errno.EADDRINUSE, message)
-        self.port = port
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 def ephemeral_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
