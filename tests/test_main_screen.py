@@ -171,7 +171,9 @@ async def test_set_data_conflict_shows_both_versions_and_never_overwrites(zk_chr
             await wait_for(pilot, lambda: main.tree.has_focus and main.tree.selected_path == "/cfg",
                            what="/cfg selected in the focused tree")
             await pilot.press("e")
-            await wait_for(pilot, lambda: isinstance(app.screen, SetDataDialog), what="set dialog")
+            # the dialog is app.screen before it has composed its buttons: wait for them
+            await wait_for(pilot, lambda: isinstance(app.screen, SetDataDialog) and bool(app.screen.query("#ok")),
+                           what="set dialog with its buttons")
             dialog: SetDataDialog = app.screen  # type: ignore[assignment]
             assert dialog.version == 0 and dialog.original == b"original"
             zk.set("/cfg", b"theirs")  # the concurrent change by the other client
