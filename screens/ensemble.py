@@ -143,6 +143,8 @@ class EnsembleScreen(Screen[None]):
         self._selected = 0
         self._client_rows: dict[str, tuple[ServerTarget, int]] = {}
         self._polls = 0
+        self._polling = False  # a poll worker is in flight: "poll now" queues one more instead of cancelling it
+        self._poll_again = False
         self.timeline_lines: list[str] = []  # what the timeline shows, as plain text (tests read it)
         self._timeline_width: int | None = None
 
@@ -195,6 +197,7 @@ class EnsembleScreen(Screen[None]):
     # ------------------------------------------------------------------ polling
     def _poll(self) -> None:
         self._timer = None
+        self._polling = True
         self._poll_worker()
 
     @work(thread=True, exclusive=True, group="ensemble-poll", exit_on_error=False)
@@ -225,22 +228,35 @@ class EnsembleScreen(Screen[None]):
         if self._timer is None and self.is_attached and self.interval:
             self._timer = self.set_timer(self.interval, self._poll, name="ensemble-poll")
 
+    def _next_poll(self) -> None:
+        self._polling = False
+        if self._poll_again:
+            self._poll_again = False
+            self._poll()
+        else:
+            self._arm()
+
     @on(Polled)
     def _on_polled(self, message: Polled) -> None:
         self._polls += 1
         if [t.address for t in message.targets] != [t.address for t in self._targets]:
             self._rebuild_cards(message.targets)
         self.show_update(message.update)
-        self._arm()
+        self._next_poll()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "ensemble-poll" and event.state is WorkerState.ERROR:
             error = event.worker.error
             log.error("ensemble poll failed", exc_info=error)
             self._timeline([f"poll failed: {explain(error) if error else 'unknown error'}"])
-            self._arm()
+            self._next_poll()
 
     def action_poll_now(self) -> None:
+        """Poll at once; if a poll is in flight, right after it. Cancelling it would drop its update, and with it
+        the events the monitor already recorded (a member going DOWN would never reach the timeline)."""
+        if self._polling:
+            self._poll_again = True
+            return
         if self._timer is not None:
             self._timer.stop()
         self._poll()

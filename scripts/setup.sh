@@ -59,6 +59,15 @@ if ! .venv/bin/python -c 'from zkbench.server import find_distribution; find_dis
         .venv/bin/python -c 'from zkbench.server import HOW_TO_GET_ZOOKEEPER as m; print(m)' >&2
         exit 1; }
 fi
+# 4. Debian's zookeeper package ships no SLF4J binding, so its servers log nothing (not even why they fail to
+#    start): add Debian's log4j binding. A tarball (ZOOKEEPER_HOME) brings its own.
+LOGGING=$(.venv/bin/python -c \
+    'from zkbench.server import find_distribution as f; d = f(); print(d.kind, d.log_binding)')
+case "$LOGGING" in
+    "debian none"|"debian slf4j-simple")
+        apt_install libslf4j-java liblog4j1.2-java ||
+            say "ZooKeeper's log stays empty: install libslf4j-java liblog4j1.2-java" ;;
+esac
 say "ready: $(.venv/bin/python -c 'from zkbench.server import find_distribution; print(find_distribution().describe())')"
 
 # 4. a headless browser for the browser-room test (tests/test_serve_browser.py): Debian's Chromium and its

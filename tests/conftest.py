@@ -8,7 +8,10 @@
 - ``zk``: a started :class:`~zkbench.protocol.ZkClient` chrooted at ``zk_root``.
 - ``zk_admin``: a started client without chroot (for checks from "outside").
 - ``zk_ensemble``: a 3-node :class:`~zkbench.server.LocalEnsemble`, started on first use; mark such tests
-  ``@pytest.mark.ensemble``. Tests that kill members must leave every member running at the end.
+  ``@pytest.mark.ensemble``. Every test gets it whole (all members serving, one leader): members a test left
+  down are restarted, and an ensemble that cannot be healed is replaced by a fresh one, so one broken test never
+  turns into an error for every later one. If even a fresh ensemble cannot start, that test fails with the
+  reason and later ensemble tests are skipped, naming it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import pytest
 from zkbench.connection import ConnectionSettings, connect
 from zkbench.protocol import ZkClient
 from zkbench.server import LocalEnsemble, LocalServer
+
+from ensemble_slot import EnsembleSlot
 
 TEST_TICK_MS = 250
 _counter = itertools.count(1)
@@ -77,29 +82,20 @@ def zk(zk_chroot_hosts: str) -> Iterator[ZkClient]:
 
 
 @pytest.fixture(scope="session")
-def _zk_ensemble_session() -> Iterator[LocalEnsemble]:
-    ensemble = LocalEnsemble(3, tick_time=TEST_TICK_MS, extra_config={"maxSessionTimeout": "60000"})
-    ensemble.start()
+def _zk_ensemble_slot() -> Iterator[EnsembleSlot]:
+    slot = EnsembleSlot(lambda: LocalEnsemble(3, tick_time=TEST_TICK_MS,
+                                              extra_config={"maxSessionTimeout": "60000"}))
     try:
-        yield ensemble
+        yield slot
     finally:
-        ensemble.stop()
-
-
-def _heal(ensemble: LocalEnsemble) -> None:
-    """Restart members a test left down (or that failed to come back) and wait for a quorum with a leader."""
-    for member in ensemble.members:
-        if not member.running() or not member.serving(1.0):
-            ensemble.restart(member.myid)
-    ensemble.wait_for_leader(timeout=60)
+        slot.close()
 
 
 @pytest.fixture
-def zk_ensemble(_zk_ensemble_session: LocalEnsemble) -> Iterator[LocalEnsemble]:
+def zk_ensemble(_zk_ensemble_slot: EnsembleSlot) -> Iterator[LocalEnsemble]:
     """The shared 3-node ensemble, whole and with a leader before and after every test that uses it."""
-    _heal(_zk_ensemble_session)
-    yield _zk_ensemble_session
-    _heal(_zk_ensemble_session)
+    yield _zk_ensemble_slot.whole()
+    _zk_ensemble_slot.after_test()
 
 
 @pytest.fixture(autouse=True)

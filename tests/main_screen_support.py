@@ -10,29 +10,7 @@ from typing import Any
 from kazoo.protocol.states import ZnodeStat
 from textual.app import App
 
-try:  # the mirror engineer's event classes, once they exist
-    from zkbench.events import ChildrenChanged, DataChanged, NodeAdded, NodeRemoved  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until zkbench/events.py grows them
-    @dataclass(frozen=True, slots=True)
-    class NodeAdded:  # type: ignore[no-redef]
-        path: str
-        stat: Any
-
-    @dataclass(frozen=True, slots=True)
-    class NodeRemoved:  # type: ignore[no-redef]
-        path: str
-
-    @dataclass(frozen=True, slots=True)
-    class DataChanged:  # type: ignore[no-redef]
-        path: str
-        old_stat: Any
-        new_stat: Any
-
-    @dataclass(frozen=True, slots=True)
-    class ChildrenChanged:  # type: ignore[no-redef]
-        path: str
-        added: tuple = ()
-        removed: tuple = ()
+from zkbench.events import ChildrenChanged, DataChanged, NodeAdded, NodeRemoved
 
 BASE_MS = 1_700_000_000_000  # a fixed moment so stat times are deterministic
 

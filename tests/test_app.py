@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.command import CommandPalette
 
 from zkbench.app import ConnectionBanner, DemoPicker, HelpScreen, NavBar, ZkBenchApp
 from zkbench.connection import ConnectionSettings
@@ -16,7 +15,7 @@ from zkbench.mirror import StaticTree
 from zkbench.settings import Settings
 from zkbench.workbench import Workbench
 
-from app_pilot import live_app, wait_for
+from app_pilot import live_app, palette_run, wait_for
 
 
 @pytest.fixture(autouse=True)
@@ -88,11 +87,8 @@ async def test_palette_offers_every_action_and_runs_them(zk_chroot_hosts):
                              "Theme", "Quit"):
                 assert expected in titles
             await wait_for(pilot, lambda: app.workbench.client is not None, what="user session")
-            await pilot.press("ctrl+p")
-            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
-            await pilot.press(*"toggle read")
-            await pilot.pause(0.5)
-            await pilot.press("enter")
+            assert not app.workbench.read_only
+            await palette_run(pilot, "toggle read", "Toggle read-only")
             await wait_for(pilot, lambda: app.workbench.read_only, what="read-only on")
             assert "READ-ONLY" in str(app.screen.query_one(NavBar).render())
     finally:
@@ -107,10 +103,15 @@ async def test_read_only_toggle_refuses_writes_from_the_shell(zk_chroot_hosts, z
             await pilot.press("f6")
             assert app.workbench.read_only and app.workbench.client.read_only
             await pilot.press("f2")
-            await pilot.pause(0.3)
+            from zkbench.widgets.shell_pane import ShellPane
+
+            await wait_for(pilot, lambda: bool(app.screen.query(ShellPane)) and app.screen.query_one(ShellPane)
+                           .has_focus_within, what="the shell pane, focused")
+            pane = app.screen.query_one(ShellPane)
             await pilot.press(*"create /nope x")
             await pilot.press("enter")
-            await pilot.pause(1.0)
+            await wait_for(pilot, lambda: "Read-only mode: refusing to create /nope" in "\n".join(
+                strip.text for strip in pane.query_one("RichLog").lines), what="the refusal in the pane")
             assert zk.exists("/nope") is None
             await pilot.press("escape")
             await pilot.press("f6")
@@ -123,8 +124,8 @@ async def test_remapped_key_from_settings(zk_chroot_hosts):
     app = live_app(zk_chroot_hosts, keys={"ensemble": "f9", "help": "f10"})
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("f3")  # no longer bound
-            await pilot.pause(0.2)
+            await pilot.press("f3")  # no longer bound (a bound key pushes its screen before press() returns)
+            await pilot.pause()
             assert type(app.screen).__name__ == "MainScreen"
             await pilot.press("f9")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "EnsembleScreen", what="ensemble via f9")
@@ -160,11 +161,11 @@ async def test_unexpected_exception_is_logged_and_shown_not_fatal(tmp_path: Path
     app = ZkBenchApp(workbench, Settings(), resilient=True, open_on_mount=False)
     async with app.run_test(size=(100, 30)) as pilot:
         app._handle_exception(RuntimeError("boom"))
-        await pilot.pause(0.1)
-        assert app.is_running
         log = tmp_path / "state" / "errors.log"
-        assert "RuntimeError: boom" in log.read_text()
-        assert any("boom" in str(n.message) for n in app._notifications)
+        await wait_for(pilot, lambda: log.exists() and "RuntimeError: boom" in log.read_text(), what="errors.log")
+        await wait_for(pilot, lambda: any("boom" in str(n.message) for n in app._notifications),
+                       what="the error notification")
+        assert app.is_running
 
 
 # ---------------------------------------------------------------------------------------------- snapshots
@@ -187,8 +188,12 @@ def snapshot_app() -> ZkBenchApp:
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 def test_snapshot_main_screen(snap_compare, size):
     async def ready(pilot):
-        pilot.app.screen.on_workbench_ready()
-        await pilot.pause(0.3)
+        main = pilot.app.screen
+        main.on_workbench_ready()
+        await wait_for(pilot, lambda: main._mirror_ready and not main.tree.pending and main.tree.root.is_expanded,
+                       what="the tree drawn")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(snapshot_app(), terminal_size=size, run_before=ready)
 
@@ -196,7 +201,10 @@ def test_snapshot_main_screen(snap_compare, size):
 def test_snapshot_help_screen(snap_compare):
     async def open_help(pilot):
         await pilot.press("f1")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen) and pilot.app.screen.is_mounted,
+                       what="the help screen")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(snapshot_app(), terminal_size=(100, 40), run_before=open_help)
 
@@ -206,7 +214,9 @@ async def test_theme_choice_is_remembered(zk_chroot_hosts, tmp_path: Path):
     try:
         async with app.run_test(size=(100, 30)) as pilot:
             app.theme = "nord"
-            await pilot.pause(0.2)
+            state = tmp_path / "state" / "ui.json"
+            await wait_for(pilot, lambda: state.exists() and '"theme": "nord"' in state.read_text(),
+                           what="the theme saved")
     finally:
         app.workbench.close()
     assert '"theme": "nord"' in (tmp_path / "state" / "ui.json").read_text()

@@ -22,6 +22,8 @@ from zkbench.widgets.actor_card import ActorCard
 from zkbench.widgets.invariant_line import InvariantLine
 from zkbench.workbench import Workbench
 
+from app_pilot import palette_run
+
 SESSION = 1.0
 
 
@@ -55,12 +57,7 @@ class DemoHost(App[None]):
 def workbench(zk_chroot_hosts: str) -> Iterator[Workbench]:
     """A workbench on this test's chroot (so every demo uses its course paths); with the mirror when it exists."""
     wb = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=4.0))
-    try:
-        import zkbench.mirror  # noqa: F401
-        mirror = True
-    except ImportError:
-        mirror = False
-    wb.open(start_mirror=mirror)
+    wb.open(start_mirror=True)
     try:
         yield wb
     finally:
@@ -107,8 +104,7 @@ async def leave_and_check(app: DemoHost, pilot: Any) -> list[int]:
     assert screen is not None
     pids = [c.pid for c in screen.model.cards.values() if c.pid]
     await pilot.press("escape")
-    await pilot.pause(0.1)
-    assert screen.closing is not None
+    await wait_for(pilot, lambda: screen.closing is not None, what="the demo to start closing")
     screen.closing.join(10)
     assert not screen.closing.is_alive()
     assert pids_alive(pids) == [], "actors left running after leaving the demo"
@@ -143,7 +139,10 @@ async def test_lock_demo_crash_holder_hands_over(workbench: Workbench, zk: Any) 
         await pilot.press("s")
         third = (await wait_for(pilot, lambda: [a for a in cards_in(screen, "holding") if a not in (holder, new)],
                                 what="the third holder"))[0]
-        assert third not in (holder, new)
+        # the stopped holder exits cleanly (SIGTERM: exit 0), and its card says so instead of "crashed"
+        await wait_for(pilot, lambda: screen.model.cards[new].fate is Fate.STOPPED, what=f"{new} to exit")
+        assert screen.model.cards[new].returncode == 0
+        assert screen._cards[new].border_subtitle.startswith("stopped exit 0")  # noqa: SLF001
 
         def handover(signal_kind: str, from_actor: str, to_actor: str) -> float:
             h = screen.model.history
@@ -225,10 +224,13 @@ async def test_queue_demo_crash_working_worker(workbench: Workbench) -> None:
         busy = (await wait_for(pilot, lambda: cards_in(screen, "working", "queue-worker"), what="a busy worker"))[0]
         job = screen.model.cards[busy].facts["job"]
         await pilot.press("K")
+        ended = await wait_for(pilot, lambda: screen.model.cards[busy].ended, what=f"{busy} to end")
         other = await wait_for(pilot, lambda: [e for e in screen.model.history if e.kind == "took"
-                                               and e.actor != busy and e.time > screen.model.cards[busy].ended
-                                               if screen.model.cards[busy].ended], what="another worker takes a job")
-        assert other
+                                               and e.actor != busy and e.time > ended],
+                               what="another worker takes a job")
+        # a crashed worker takes nothing more: every later "took" is a live worker's
+        assert all(screen.model.cards[e.actor].fate is Fate.RUNNING and e.actor != busy for e in other)
+        assert not [e for e in screen.model.history if e.actor == busy and e.kind == "took" and e.time > ended]
         await wait_for(pilot, lambda: any(e.kind == "done" and e.actor != busy for e in screen.model.history),
                        what="a job done")
         assert_green(screen)
@@ -262,12 +264,15 @@ async def test_discovery_demo_crash_instance(workbench: Workbench) -> None:
 
 
 async def test_barrier_demo_crash_member(workbench: Workbench) -> None:
-    app = DemoHost(workbench, "barrier", options={"member": {"work": 2.0}})
+    # each member works 5 s inside the barrier: under load the three may enter seconds apart, so wait for three
+    # "entered" events rather than a moment when all three cards say "working" at once
+    app = DemoHost(workbench, "barrier", options={"member": {"work": 5.0}})
     async with app.run_test(size=(200, 60)) as pilot:
         screen = app.demo
-        await wait_for(pilot, lambda: len(cards_in(screen, "working")) == 3, what="all 3 entered")
+        await wait_for(pilot, lambda: len({e.actor for e in screen.model.history if e.kind == "entered"}) == 3,
+                       what="all 3 entered")
         assert_green(screen)
-        victim = cards_in(screen, "working")[0]
+        victim = (await wait_for(pilot, lambda: cards_in(screen, "working"), what="a member at work"))[0]
         screen.selected = victim
         await pilot.press("k")
         survivors = [a for a in screen.model.cards if a != victim]
@@ -298,8 +303,8 @@ async def test_config_demo_crash_app_and_set_value(workbench: Workbench) -> None
         await pilot.press("k")
         await wait_for(pilot, lambda: screen.model.cards[victim].fate is Fate.CRASHED, what="crashed")
         await pilot.press("v")
-        await pilot.pause(0.2)
-        field = app.screen.query_one("#demo-config-input")
+        field = await wait_for(pilot, lambda: next(iter(app.screen.query("#demo-config-input")), None),
+                               what="the config input")
         field.value = '{"log_level": "DEBUG"}'
         await pilot.press("enter")
         await wait_for(pilot, lambda: 'all 2 apps see the latest config: {"log_level": "DEBUG"}'
@@ -324,11 +329,7 @@ async def test_master_worker_demo_crash_master(workbench: Workbench) -> None:
         new = (await wait_for(pilot, lambda: [a for a in cards_in(screen, "leader", "master") if a != master],
                               what="a new master"))[0]
         # the same control through the command palette
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"submit tasks")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
+        await palette_run(pilot, "submit tasks", "Demo: Submit tasks")
         await wait_for(pilot, lambda: sum(e.kind == "task-done" for e in screen.model.history) == 10,
                        what="5 more tasks done under the new master")
         assert_green(screen)
@@ -347,12 +348,12 @@ async def test_quitting_the_app_stops_every_actor(workbench: Workbench) -> None:
         await pilot.press("2")  # select the second card; down moves to the third
         assert screen.selected == "cand-2"
         await pilot.press("down")
-        await pilot.pause(0.1)
-        assert screen.selected == "cand-3" and screen._cards["cand-3"].has_class("-selected")  # noqa: SLF001
+        await wait_for(pilot, lambda: screen.selected == "cand-3" and screen._cards["cand-3"].has_class("-selected"),
+                       what="the third card selected")  # noqa: SLF001
         await pilot.press("p")  # pause it: its card says so
         await wait_for(pilot, lambda: screen.model.cards["cand-3"].fate is Fate.PAUSED, what="paused")
-        await pilot.pause(0.1)
-        assert "PAUSED" in screen._cards["cand-3"].border_subtitle  # noqa: SLF001
+        await wait_for(pilot, lambda: "PAUSED" in screen._cards["cand-3"].border_subtitle,  # noqa: SLF001
+                       what="the card to say PAUSED")
         await pilot.press("ctrl+q")
     assert screen.closing is not None
     screen.closing.join(10)
@@ -365,11 +366,15 @@ async def test_read_only_mode_starts_no_actor(workbench: Workbench) -> None:
     app = DemoHost(workbench, "lock")
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.demo
-        await pilot.pause(0.5)
+
+        def refusals() -> int:
+            return sum("Read-only mode is on" in n.message for n in app._notifications)  # noqa: SLF001
+
+        await wait_for(pilot, refusals, what="the autostart refused")
+        before = refusals()
         await pilot.press("a")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: refusals() > before, what="adding an actor refused")
         assert screen.model.cards == {} and screen.supervisor is None
-        assert any("Read-only mode is on" in n.message for n in app._notifications)  # noqa: SLF001
         workbench.read_only = False
         screen.on_read_only_changed(False)  # what the app calls after F6
         await wait_for(pilot, lambda: len(screen.model.cards) == 3, what="the actors start")
@@ -393,7 +398,6 @@ def test_every_demo_offers_its_controls_in_the_palette() -> None:
 
 async def test_reachable_from_the_app_and_left_cleanly(zk_chroot_hosts: str) -> None:
     """`zkbench demo election` opens the app on the demo; Esc goes back and stops its actors; F4 picks another."""
-    pytest.importorskip("zkbench.screens.main")
     from zkbench.app import NavBar, ZkBenchApp
 
     workbench = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=4.0))
@@ -410,7 +414,7 @@ async def test_reachable_from_the_app_and_left_cleanly(zk_chroot_hosts: str) -> 
             screen.closing.join(10)
             assert pids_alive(pids) == []
             await pilot.press("f4")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "DemoPicker", what="the demo picker")
             await pilot.press("enter")  # the first demo in the picker: lock
             lock = await wait_for(pilot, lambda: app.screen if isinstance(app.screen, DemoScreen) else None,
                                   what="the lock demo")

@@ -4,6 +4,8 @@ the invariant line and the side panel are exactly what the live screen draws for
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 import pytest
@@ -263,9 +265,45 @@ class SnapshotHost(App[None]):
         self.call_after_refresh(self.demo.feed, self.events)
 
 
+async def until(pilot: Any, predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def _tree_expanded(screen: DemoScreen) -> bool:
+    """Every znode of the demo's (small) subtree that has children is drawn expanded."""
+    tree = screen._tree  # noqa: SLF001
+    if tree is None:
+        return True
+    if tree.model is None or tree.pending:
+        return False
+    stack = [screen.spec.base]
+    while stack:
+        path = stack.pop()
+        kids = list(tree.model.children(path)) if path in tree.model else []
+        node = tree.node_for(path)
+        if kids and (node is None or not node.is_expanded):
+            return False
+        stack.extend(f"{path.rstrip('/')}/{k}" for k in kids[:50])
+    return True
+
+
 async def settle(pilot: Any) -> None:
-    await pilot.pause(0.4)
-    await pilot.pause(0.4)
+    """Wait until the fed events are all drawn: model, narration, cards, invariant line and the expanded tree."""
+    app, screen = pilot.app, pilot.app.demo
+
+    def drawn() -> bool:
+        return (len(screen.model.history) >= len(app.events) and not screen._pending_log  # noqa: SLF001
+                and not screen.model.stale and len(screen._cards) == len(screen.model.cards)  # noqa: SLF001
+                and all(card.is_mounted for card in screen._cards.values())  # noqa: SLF001
+                and _tree_expanded(screen))
+
+    await until(pilot, drawn, "the demo screen to draw its events")
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("kind", list(SCENARIOS))
@@ -281,8 +319,13 @@ def test_demo_snapshot_80x24(kind: str, snap_compare: Any) -> None:
 def test_demo_snapshot_80x24_note_toggled(snap_compare: Any) -> None:
     async def run(pilot: Any) -> None:
         await settle(pilot)
+        screen = pilot.app.demo
+        side = screen.query_one("#demo-side")
+        assert screen.has_class("-narrow") and not side.display  # at 80x24 the note replaces the tree
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await until(pilot, lambda: side.display and side.region.height > 0, "the note")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(SnapshotHost("lock"), terminal_size=(80, 24), run_before=run)
 

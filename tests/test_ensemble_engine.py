@@ -334,7 +334,9 @@ def test_server_without_four_letter_words_is_read_through_admin_server(no_4lw_se
         client.create("/owned", ephemeral=True)
         client.get("/owned", watch=lambda event: None)
         target = targets_from_local(no_4lw_server)[0]
-        health = probe_server(target, clients=True)
+        # a generous timeout: the fallback path is under test, not latency (Jetty's first answers can take over
+        # the default 1 s on a loaded machine, and then the probe rightly reports 4lw alone)
+        health = probe_server(target, 10.0, clients=True)
         assert health.mode is Mode.STANDALONE
         assert health.source == f"4lw + {SOURCE_ADMIN}"  # srvr is always allowed; the rest came over HTTP
         assert any(n.startswith("mntr not whitelisted: read from AdminServer") for n in health.notes)
@@ -354,7 +356,8 @@ def test_server_without_four_letter_words_is_read_through_admin_server(no_4lw_se
 
 def test_monitor_command_names_the_admin_server_source(no_4lw_server: LocalServer,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["monitor", "--hosts", no_4lw_server.connect_string, "--admin-port", str(no_4lw_server.admin_port)])
+    code = main(["monitor", "--hosts", no_4lw_server.connect_string, "--admin-port", str(no_4lw_server.admin_port),
+                 "--timeout", "10"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "4lw + AdminServer" in out and "not whitelisted: read from AdminServer /commands/monitor" in out

@@ -126,7 +126,9 @@ async def test_screen_finds_a_recorded_ensemble_by_connect_string(zk_ensemble: L
 
 
 async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: LocalServer, zk_root: str) -> None:
-    client = connect(ConnectionSettings(hosts=zk_server.connect_string, session_timeout=2))
+    # a session that outlives a loaded machine's stalls: with 2 s it expired under a CPU hog, and the new
+    # session's id was not the one the test looks for
+    client = connect(ConnectionSettings(hosts=zk_server.connect_string, session_timeout=15))
     try:
         path = client.create(f"{zk_root}/worker-", b"", ephemeral=True, sequence=True)
         sid = f"0x{client.client_id[0]:x}"
@@ -138,12 +140,12 @@ async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: Local
             assert card.health.mode is Mode.STANDALONE
             await pilot.press("c")
             table = app.screen.query_one("#clients-table", DataTable)
-            await wait_until(pilot, lambda: any(sid in str(k.value) for k in table.rows), 10, "our session row")
+            await wait_until(pilot, lambda: any(sid in str(k.value) for k in table.rows), 30, "our session row")
             row = next(i for i, k in enumerate(table.rows) if sid in str(k.value))
             table.move_cursor(row=row)
             await pilot.press("enter")
             ephemerals = app.screen.query_one("#ephemerals", Static)
-            await wait_until(pilot, lambda: path in str(ephemerals.render()), 10, "the session's ephemerals")
+            await wait_until(pilot, lambda: path in str(ephemerals.render()), 30, "the session's ephemerals")
             assert f"session {sid} owns 1 ephemeral znode(s)" in str(ephemerals.render())
             _save(app, "ensemble-clients-100x30")
     finally:
@@ -154,7 +156,7 @@ async def test_clients_view_lists_sessions_and_their_ephemerals(zk_server: Local
 async def test_kill_is_disabled_without_a_local_ensemble(zk_server: LocalServer) -> None:
     app = HostApp(lambda: EnsembleScreen(zk_server.connect_string, timeout=0.5))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(app.screen, EnsembleScreen), 10, "the ensemble screen")
         assert app.screen.check_action("kill_member", ()) is None
         await pilot.press("k")
         assert zk_server.server.running()
@@ -226,9 +228,12 @@ def _snapshot_app() -> HostApp:
 
 async def _settle(pilot) -> None:  # noqa: ANN001
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
-    pilot.app.screen.query_one("#card-0", ServerCard).focus()
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: pilot.app.screen._polls >= 1, 10, "the poll drawn")  # noqa: SLF001
+    card = pilot.app.screen.query_one("#card-0", ServerCard)
+    card.focus()
+    await wait_until(pilot, lambda: card.has_focus, 10, "the first card focused")
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 @pytest.fixture

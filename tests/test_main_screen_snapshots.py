@@ -66,23 +66,37 @@ def make_app(spec: dict[str, Any]) -> HostApp:
     return HostApp(workbench, hide_session=True, badge_seconds=3600, clock=lambda: FIXED_TS)
 
 
-async def settle(pilot, predicate=lambda: True, timeout: float = 5.0) -> None:
+async def until(pilot, predicate, timeout: float = 10.0, what: str = "the screen") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def tree_loaded(pilot) -> None:
+    """The screen's first repaint tick found the model ready and drew it (a reveal before it would be redrawn)."""
+    main = pilot.app.main
+    await until(pilot, lambda: main._mirror_ready and not main.tree.pending, what="the tree")  # noqa: SLF001
+
+
+async def settle(pilot, predicate=lambda: True, timeout: float = 10.0) -> None:
     """Wait until the stat panel's ACL and the data view's bytes are in (thread workers), and ``predicate``."""
     main = pilot.app.main
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         stat, data = main.query_one(StatPanel), main.query_one(DataView)
-        if stat.acl_lines is not None and data.formatted is not None and predicate():
-            break
-        await pilot.pause(0.05)
-    await pilot.pause(0.2)
+        return stat.acl_lines is not None and data.formatted is not None and predicate()
+
+    await until(pilot, ready, timeout, what="the selected znode's details")
     await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
 
 
 def reveal(path: str, *, expand: tuple[str, ...] = ()):
     async def run_before(pilot) -> None:
         main = pilot.app.main
-        await pilot.pause(0.3)
+        await tree_loaded(pilot)
         for p in expand:
             main.tree.reveal(p)
             main.tree.node_for(p).expand()
@@ -100,7 +114,7 @@ def test_realistic_tree_with_badges_and_timeline(snap_compare):
     async def run_before(pilot) -> None:
         app: HostApp = pilot.app
         main = app.main
-        await pilot.pause(0.3)
+        await tree_loaded(pilot)
         for p in ("/app", "/election", "/queue", "/weird"):
             main.tree.reveal(p)
             main.tree.node_for(p).expand()
@@ -115,7 +129,8 @@ def test_realistic_tree_with_badges_and_timeline(snap_compare):
             NodeRemoved("/queue/job-0000000000", timestamp=FIXED_TS + 2),
         ]
         main.apply_events(events)
-        await pilot.pause(0.6)  # past one flush tick (4 Hz)
+        assert main.tree.pending
+        await until(pilot, lambda: not main.tree.pending, what="the flush tick to draw the events")
         await settle(pilot, lambda: main.query_one(StatPanel).path == "/app/config")
 
     assert snap_compare(make_app(REALISTIC), terminal_size=(160, 44), run_before=run_before)
@@ -142,7 +157,7 @@ def test_narrow_terminal(snap_compare):
 def test_conflict_message(snap_compare):
     async def run_before(pilot) -> None:
         app: HostApp = pilot.app
-        await pilot.pause(0.3)
+        await tree_loaded(pilot)
 
         def submit(data: bytes, version: int) -> Any:
             raise ConflictError("/app/config", version, 4)
@@ -150,14 +165,12 @@ def test_conflict_message(snap_compare):
         dialog = SetDataDialog("/app/config", b'{"log_level": "INFO"}', 3, submit)
         await settle(pilot)
         await app.push_screen(dialog)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: dialog.is_mounted and app.screen is dialog, what="the dialog")
         for editor in dialog.query("TextArea, Input"):
             editor.cursor_blink = False  # a blinking cursor is caught on or off at random: flaky baselines
         dialog.query_one("#ok").press()
-        deadline = time.monotonic() + 5
-        while not dialog.error_text and time.monotonic() < deadline:
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: dialog.error_text, what="the conflict message")
         await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     assert snap_compare(make_app(REALISTIC), terminal_size=(120, 36), run_before=run_before)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from kazoo.client import KazooClient
 from zkbench.fourlw import four_letter_word
 from zkbench.protocol import ZkClient
 from zkbench.server import (HOW_TO_GET_ZOOKEEPER, DistributionNotFound, LocalEnsemble, LocalServer,
-                            find_distribution)
+                            ServerStartError, find_distribution)
 from zkbench.server.local import _pid_alive
+from zkbench.server.logs import failure_reason
+from zkbench.server.ports import allocate, candidate_ranges, ephemeral_range, reserve
 
 
 def test_debian_distribution_is_found():
@@ -72,12 +76,14 @@ def test_standalone_server_starts_serves_and_leaves_no_process(tmp_path: Path):
 
 
 def test_owned_server_dies_with_a_crashed_parent(tmp_path: Path):
-    """A Python process that SIGKILLs itself leaves no JVM behind (parent-death signal)."""
+    """A Python process that SIGKILLs itself leaves no JVM behind (parent-death signal), even for a server it
+    started from a thread that has ended since."""
     script = (
-        "import os, signal, sys\n"
+        "import os, signal, sys, threading\n"
         "from zkbench.server import LocalServer\n"
         f"s = LocalServer({str(tmp_path / 'zk')!r}, tick_time=250)\n"
-        "s.start()\n"
+        "t = threading.Thread(target=s.start)\n"
+        "t.start(); t.join()\n"
         "print(s.pid, flush=True)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
@@ -87,6 +93,136 @@ def test_owned_server_dies_with_a_crashed_parent(tmp_path: Path):
     while _pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _pid_alive(pid), "the JVM outlived its crashed parent"
+
+
+def test_server_restarted_from_a_short_lived_thread_outlives_the_thread(tmp_path: Path):
+    """PR_SET_PDEATHSIG fires when the forking *thread* exits: the ensemble screen's `r` restarts a member from a
+    thread worker that ends right after. The member must live on (it dies with the process, not the thread)."""
+    server = LocalServer(tmp_path / "zk", tick_time=250)
+    server.start()
+    try:
+        native: list[int] = []
+
+        def restart() -> None:
+            native.append(threading.get_native_id())
+            server.restart()
+
+        worker = threading.Thread(target=restart)
+        worker.start()
+        worker.join(90)
+        task = Path(f"/proc/self/task/{native[0]}")
+        deadline = time.monotonic() + 10
+        while task.exists() and time.monotonic() < deadline:  # the OS thread is gone: a pdeathsig has been sent
+            time.sleep(0.01)
+        assert not task.exists()
+        assert four_letter_word("127.0.0.1", server.client_port, "ruok") == "imok"
+        assert server.server.running(), "the server died with the thread that restarted it"
+    finally:
+        server.stop()
+
+
+def _listen(port: int = 0) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+def test_server_log_holds_zookeepers_own_log(zk_server: LocalServer):
+    text = zk_server.server.log_file.read_text()
+    assert "SLF4J: Failed to load class" not in text
+    assert f"binding to port /127.0.0.1:{zk_server.client_port}" in text  # NIOServerCnxnFactory at INFO
+    assert "INFO" in text and "QuorumPeerConfig" in text
+
+
+def test_port_conflict_names_the_port_and_the_process_holding_it(tmp_path: Path):
+    with _listen() as taken:
+        port = taken.getsockname()[1]
+        server = LocalServer(tmp_path / "zk", port=port, tick_time=250)
+        with pytest.raises(ServerStartError) as info:
+            server.start()
+    first = str(info.value).splitlines()[0]
+    print(first)
+    assert f"port {port} (client port of server 1) is already in use" in first
+    assert f"pid {os.getpid()}" in first and "python" in first and f"listening on 127.0.0.1:{port}" in first
+    assert server.pid is None and not server.server.log_file.exists()  # checked before any JVM started
+
+
+def test_bad_config_gives_zookeepers_reason_in_one_line_then_the_log(tmp_path: Path):
+    server = LocalServer(tmp_path / "zk", tick_time=250, extra_config={"initLimit": "ten"})
+    with pytest.raises(ServerStartError) as info:
+        server.start()
+    message = str(info.value)
+    first, rest = message.split("\n", 1)
+    print(first)
+    assert first.startswith("ZooKeeper server 1 (127.0.0.1:") and "exited during start-up" in first
+    assert 'NumberFormatException: For input string: "ten"' in first
+    assert f"(initLimit=ten in {server.server.config_file})" in first
+    assert rest.startswith(f"last lines of {server.server.log_file}:") and "Exiting JVM with code 2" in rest
+
+
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(tmp_path: Path):
+    """Another program may take a chosen port before the server starts: zkbench picks another and starts."""
+    server = LocalServer(tmp_path / "zk", tick_time=250)
+    chosen = server.client_port
+    with _listen(chosen):
+        server.start()
+        try:
+            assert server.client_port != chosen
+            assert four_letter_word("127.0.0.1", server.client_port, "ruok") == "imok"
+        finally:
+            server.stop()
+
+
+def test_ports_are_outside_the_ephemeral_range_and_reserved_across_processes(tmp_path: Path):
+    low, high = ephemeral_range()
+    ensemble = LocalEnsemble(3, tmp_path / "ens", tick_time=250)  # ports chosen and reserved, nothing started
+    try:
+        ports = [p for m in ensemble.members for p in m.ports().values()]
+        assert len(ports) == 12 == len(set(ports))
+        assert all(not low <= p <= high for p in ports), (low, high, ports)
+        assert all(any(a <= p <= b for a, b in candidate_ranges()) for p in ports)
+        # another process cannot reserve them (this one can: its own reservations are shared)
+        probe = subprocess.run([sys.executable, "-c", "import sys; from zkbench.server.ports import reserve; "
+                                "print([p for p in map(int, sys.argv[1:]) if reserve(p) is not None])",
+                                *map(str, ports)], capture_output=True, text=True, timeout=30)
+        assert probe.stdout.strip() == "[]", probe.stderr
+        mine = reserve(ports[0])
+        assert mine is not None
+        mine.release()
+        # nor is a port of this process's own servers handed out again (a killed member's, awaiting restart)
+        with pytest.raises(OSError, match="no 1 free ports"):
+            allocate(1, ranges=[(ports[0], ports[0])])
+    finally:
+        ensemble.stop()
+    probe = subprocess.run([sys.executable, "-c", "import sys; from zkbench.server.ports import reserve; "
+                            "print(reserve(int(sys.argv[1])) is not None)", str(ports[0])],
+                           capture_output=True, text=True, timeout=30)
+    assert probe.stdout.strip() == "True"  # released with the ensemble
+
+
+def test_failure_reason_reads_every_binding_format(tmp_path: Path):
+    simple = ("12:00:01.100 [main] INFO org.apache.zookeeper.server.quorum.QuorumPeerConfig - Reading configuration\n"
+              "12:00:01.200 [main] ERROR org.apache.zookeeper.server.ZooKeeperServerMain - Unexpected exception, "
+              "exiting abnormally\n"
+              "java.net.BindException: Address already in use\n"
+              "\tat java.base/sun.nio.ch.Net.bind0(Native Method)\n")
+    assert failure_reason(simple) == "Unexpected exception, exiting abnormally: BindException: Address already in use"
+    logback = ("2026-12-02 12:00:01,200 [myid:] - ERROR [main:o.a.z.s.q.QuorumPeerMain@99] - Invalid config, "
+               "exiting abnormally\n"
+               "org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Address unresolved: "
+               "nohost:2888\n"
+               "\tat org.apache.zookeeper.server.quorum.QuorumPeerConfig.parse(QuorumPeerConfig.java:198)\n")
+    assert failure_reason(logback) == ("Invalid config, exiting abnormally: ConfigException: Address unresolved: "
+                                       "nohost:2888")
+    jvm = ("Error occurred during initialization of VM\n"
+           "Initial heap size set to a larger value than the maximum heap size\n")
+    assert failure_reason(jvm) == ("Error occurred during initialization of VM: Initial heap size set to a larger "
+                                   "value than the maximum heap size")
+    assert failure_reason("Invalid maximum heap size: -Xmx512q\nError: Could not create the Java Virtual Machine.\n"
+                          ) == "Invalid maximum heap size: -Xmx512q"
+    assert failure_reason("2026-12-02 12:00:01,200 INFO  [main:X@1] - all fine\n") is None
 
 
 @pytest.mark.ensemble

@@ -90,8 +90,7 @@ async def test_pane_runs_commands_on_the_user_session(workbench: Workbench, zk_a
 
 async def test_create_in_the_pane_appears_in_the_tree(zk_chroot_hosts: str) -> None:
     """The pane in the main screen's shell dock, with the real mirror: what the shell writes shows in the tree."""
-    main = pytest.importorskip("zkbench.screens.main", reason="the main screen is another engineer's, not here yet")
-    MainScreen = main.MainScreen  # noqa: N806
+    from zkbench.screens.main import MainScreen
 
     wb = Workbench(ConnectionSettings(hosts=zk_chroot_hosts, session_timeout=5.0))
     wb.open(start_mirror=True)
@@ -223,8 +222,10 @@ async def test_watch_streams_until_escape_and_ui_stays_responsive(workbench: Wor
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(ShellPane)
         await run_line(pilot, pane, "watch /w")
-        await wait_for(pilot, lambda: pane._stream is not None)
-        await pilot.pause(0.3)
+        # the watch is on the server once the worker that starts the stream (addWatch) is done; it is created
+        # together with pane._stream, and leaves app.workers when it finishes
+        await wait_for(pilot, lambda: pane._stream is not None and not [
+            w for w in app.workers if w.group == "shell-stream-start" and not w.is_finished])
         zk_admin.set(zk_root + "/w", b"1")
         zk_admin.create(zk_root + "/w/child", b"c")
         await wait_for(pilot, lambda: "/w/child" in log_text(pane) and "changed  /w v1" in log_text(pane))

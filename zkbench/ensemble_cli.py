@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from zkbench.connection import DEFAULT_HOSTS
 from zkbench.ensemble import (DEFAULT_ADMIN_PORT, EnsembleMonitor, EnsembleSnapshot, EnsembleUpdate, Mode,
                               ServerTarget, discover_targets, targets_from_connect_string)
 from zkbench.errors import ZkBenchError
+from zkbench.server.cli import run_dir
+from zkbench.settings import load_settings
 
 __all__ = ["register", "resolve_targets", "format_report", "run_monitor"]
 
@@ -50,10 +51,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def _local_targets() -> list[ServerTarget] | None:
     """Servers recorded by ``zkbench ensemble up`` / ``zkbench server start`` (they know their admin ports)."""
-    try:
-        from zkbench.server.cli import run_dir
-    except ImportError:  # pragma: no cover - the server commands are optional
-        return None
     for kind in ("ensemble", "server"):
         path = Path(run_dir()) / kind / "state.json"
         try:
@@ -78,10 +75,6 @@ def _norm(host: str) -> str:
 def _configured_hosts(args: argparse.Namespace) -> str | None:
     if getattr(args, "hosts", None):
         return args.hosts
-    try:
-        from zkbench.settings import load_settings
-    except ImportError:  # pragma: no cover
-        return os.environ.get("ZKBENCH_HOSTS")
     return load_settings(args).hosts
 
 

@@ -2,7 +2,7 @@
 
 from zkbench.server.distribution import (HOW_TO_GET_ZOOKEEPER, Distribution, DistributionNotFound,
                                          find_distribution)
-from zkbench.server.local import LocalEnsemble, LocalServer, Member, ServerStartError, free_port
+from zkbench.server.local import LocalEnsemble, LocalServer, Member, PortConflict, ServerStartError, free_port
 
 __all__ = ["Distribution", "DistributionNotFound", "find_distribution", "HOW_TO_GET_ZOOKEEPER",
-           "LocalServer", "LocalEnsemble", "Member", "ServerStartError", "free_port"]
+           "LocalServer", "LocalEnsemble", "Member", "ServerStartError", "PortConflict", "free_port"]

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from zkbench.server.distribution import DistributionNotFound, find_distribution
-from zkbench.server.local import DEFAULT_JVM_OPTS, LocalEnsemble, LocalServer, Member, ServerStartError
+from zkbench.server.local import DEFAULT_JVM_OPTS, LocalEnsemble, LocalServer, Member, PortConflict, ServerStartError
 
 __all__ = ["register", "run_dir"]
 
@@ -60,8 +60,8 @@ def _print_members(members: list[Member]) -> None:
 
 
 # ---------------------------------------------------------------- server
-def _start(kind: str, args: argparse.Namespace, make) -> int:  # noqa: ANN001 - make(workdir, dist) -> cluster
-    """Start a detached server or ensemble unless one is already recorded and running."""
+def _start(kind: str, args: argparse.Namespace, make, port_flag: str) -> int:  # noqa: ANN001
+    """Start a detached server or ensemble (``make(workdir, dist)``) unless one is recorded and running."""
     loaded = _load(kind)
     if loaded and any(m.running() for m in loaded[1]):
         print("already running (stop it first):")
@@ -74,10 +74,13 @@ def _start(kind: str, args: argparse.Namespace, make) -> int:  # noqa: ANN001 - 
     workdir = run_dir() / kind
     if args.fresh and workdir.exists():
         shutil.rmtree(workdir)
-    cluster = make(workdir, dist)
     try:
+        cluster = make(workdir, dist)
         cluster.start()
-    except ServerStartError as exc:
+    except PortConflict as exc:
+        reason, _, rest = str(exc).partition("\n")
+        return _err(f"{reason} - choose other ports with {port_flag}" + (f"\n{rest}" if rest else ""))
+    except (ServerStartError, OSError) as exc:
         return _err(str(exc))
     _save(kind, {"kind": kind, "zk_home": args.zk_home}, cluster.members)
     print(f"{dist.describe()}:")
@@ -88,7 +91,8 @@ def _start(kind: str, args: argparse.Namespace, make) -> int:  # noqa: ANN001 - 
 
 def _server_start(args: argparse.Namespace) -> int:
     return _start("server", args, lambda workdir, dist: LocalServer(
-        workdir, port=args.port or None, dist=dist, tick_time=args.tick_time, owned=False))
+        workdir, port=args.port or None, dist=dist, tick_time=args.tick_time, owned=False),
+        "--port N (0: any free port)")
 
 
 def _stop(kind: str, done: str) -> int:
@@ -120,7 +124,8 @@ def _server_status(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- ensemble
 def _ensemble_up(args: argparse.Namespace) -> int:
     return _start("ensemble", args, lambda workdir, dist: LocalEnsemble(
-        args.size, workdir, dist=dist, tick_time=args.tick_time, owned=False, base_port=args.base_port or None))
+        args.size, workdir, dist=dist, tick_time=args.tick_time, owned=False, base_port=args.base_port or None),
+        "--base-port N (0: any free ports)")
 
 
 def _ensemble_down(args: argparse.Namespace) -> int:
@@ -133,7 +138,20 @@ def _ensemble_status(args: argparse.Namespace) -> int:
         print("no ensemble started by zkbench (run `zkbench ensemble up`)")
         return 3
     _print_members(loaded[1])
-    return 0
+    down = [m for m in loaded[1] if not m.running() or not m.serving()]
+    if down:
+        print(f"{len(down)} of {len(loaded[1])} down: " + ", ".join(f"server {m.myid}" for m in down))
+    return 3 if down else 0
+
+
+def _matches(m: Member, which: str) -> bool:
+    """``which`` is a server id (``2``) or a client address (``127.0.0.1:2183``, ``localhost:2183``, ``:2183``)."""
+    if which.isdigit():
+        return m.myid == int(which)
+    host, sep, port = which.rpartition(":")
+    if not sep or not port.isdigit():
+        return False
+    return int(port) == m.client_port and host in {"", "localhost", "127.0.0.1", m.host}
 
 
 def _member(args: argparse.Namespace) -> tuple[dict[str, object], list[Member], Member] | None:
@@ -143,9 +161,9 @@ def _member(args: argparse.Namespace) -> tuple[dict[str, object], list[Member], 
         return None
     state, members = loaded
     for m in members:
-        if m.myid == args.myid:
+        if _matches(m, args.member):
             return state, members, m
-    _err(f"no server {args.myid}; servers are {', '.join(str(m.myid) for m in members)}")
+    _err(f"no server {args.member}; servers are " + ", ".join(f"{m.myid} ({m.address})" for m in members))
     return None
 
 
@@ -177,6 +195,7 @@ def _ensemble_restart(args: argparse.Namespace) -> int:
         m.start(dist, DEFAULT_JVM_OPTS)
         m.wait_serving(60)
     except ServerStartError as exc:
+        m.kill()
         return _err(str(exc))
     finally:
         _save("ensemble", state, members)
@@ -213,10 +232,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="client ports base..base+N-1 (default 2181, like docker-compose.yml; 0 = free ports)")
     p.set_defaults(func=_ensemble_up)
     esub.add_parser("down", help="stop every member").set_defaults(func=_ensemble_down)
-    esub.add_parser("status", help="mode, pid and ports of every member").set_defaults(func=_ensemble_status)
+    esub.add_parser("status", help="mode, pid and ports of every member",
+                    epilog="Exit status: 0 when every member serves, 3 when one is down or nothing is recorded."
+                    ).set_defaults(func=_ensemble_status)
+    member_help = "server id (1..N) or client address as `zkbench monitor` prints it (127.0.0.1:2183)"
     p = esub.add_parser("kill", help="SIGKILL one member (a crash)")
-    p.add_argument("myid", type=int, help="server id (1..N)")
+    p.add_argument("member", metavar="MEMBER", help=member_help)
     p.set_defaults(func=_ensemble_kill)
     p = esub.add_parser("restart", parents=[zk_home], help="start a killed or stopped member again")
-    p.add_argument("myid", type=int, help="server id (1..N)")
+    p.add_argument("member", metavar="MEMBER", help=member_help)
     p.set_defaults(func=_ensemble_restart)

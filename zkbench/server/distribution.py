@@ -14,6 +14,14 @@ __all__ = ["Distribution", "DistributionNotFound", "find_distribution", "HOW_TO_
 DEBIAN_JAR = Path("/usr/share/java/zookeeper.jar")
 DEBIAN_HOME = Path("/usr/share/zookeeper")
 DEBIAN_SERVLET_API = Path("/usr/share/java/servlet-api.jar")  # package libservlet-api-java
+# SLF4J bindings Debian ships separately from its zookeeper package, best first: without one ZooKeeper logs nothing
+DEBIAN_LOG_BINDINGS = (
+    # packages libslf4j-java and liblog4j1.2-java
+    ("log4j", (Path("/usr/share/java/slf4j-log4j12.jar"), Path("/usr/share/java/log4j-1.2.jar"))),
+    ("slf4j-simple", (Path("/usr/share/java/slf4j-simple.jar"),)),  # libslf4j-java alone
+)
+NO_LOG_BINDING_HINT = ("no SLF4J binding, so ZooKeeper cannot log why it fails: "
+                       "apt-get install libslf4j-java liblog4j1.2-java (scripts/setup.sh does)")
 
 HOW_TO_GET_ZOOKEEPER = (
     "No ZooKeeper distribution found. Get one of: "
@@ -36,6 +44,9 @@ class Distribution:
     classpath: tuple[str, ...]
     version: str | None
     zkcli: Path | None  # the real zkCli.sh, handy as an outside client
+    # how ZooKeeper's SLF4J logging reaches server.log: "log4j" / "slf4j-simple" (jars zkbench added from
+    # Debian), "own" (the distribution ships its binding and config), or "none" (ZooKeeper logs nothing)
+    log_binding: str = "none"
 
     @property
     def classpath_str(self) -> str:
@@ -43,7 +54,8 @@ class Distribution:
 
     def describe(self) -> str:
         where = str(self.home) if self.home else self.classpath[0]
-        return f"ZooKeeper {self.version or '(unknown version)'} from {where} ({self.kind})"
+        text = f"ZooKeeper {self.version or '(unknown version)'} from {where} ({self.kind})"
+        return text if self.log_binding != "none" else f"{text}; {NO_LOG_BINDING_HINT}"
 
 
 def _jar_version(jar: Path) -> str | None:
@@ -73,7 +85,10 @@ def _from_home(home: Path, kind: str) -> Distribution | None:
     conf = home / "conf"
     classpath = ([str(conf)] if conf.is_dir() else []) + jars
     zkcli = home / "bin" / "zkCli.sh"
-    return Distribution(kind, home, tuple(classpath), _jar_version(main[0]), zkcli if zkcli.exists() else None)
+    names = " ".join(Path(j).name for j in jars)
+    binding = "own" if re.search(r"logback-classic|slf4j-log4j12|slf4j-reload4j|log4j-slf4j", names) else "none"
+    return Distribution(kind, home, tuple(classpath), _jar_version(main[0]), zkcli if zkcli.exists() else None,
+                        binding)
 
 
 def _debian() -> Distribution | None:
@@ -84,8 +99,14 @@ def _debian() -> Distribution | None:
     real = DEBIAN_JAR.resolve()
     zkcli = DEBIAN_HOME / "bin" / "zkCli.sh"
     classpath = (str(DEBIAN_JAR), *(str(p) for p in (DEBIAN_SERVLET_API,) if p.exists()))
+    binding = "none"
+    for name, jars in DEBIAN_LOG_BINDINGS:
+        if all(j.exists() for j in jars):
+            binding = name
+            classpath += tuple(str(j) for j in jars)
+            break
     return Distribution("debian", DEBIAN_HOME if DEBIAN_HOME.exists() else None, classpath,
-                        _jar_version(real), zkcli if zkcli.exists() else None)
+                        _jar_version(real), zkcli if zkcli.exists() else None, binding)
 
 
 def find_distribution(zk_home: str | os.PathLike[str] | None = None) -> Distribution:

@@ -1,21 +1,21 @@
 """Run real ZooKeeper servers on loopback: one standalone server, or an N-node ensemble.
 
-Every server gets a free client port, its own data dir and a generated ``zoo.cfg`` with all four-letter words
-whitelisted, extended types (TTL nodes) enabled and the AdminServer on a free loopback port. A server started
-with ``owned=True`` (the default) dies with the Python process that started it, even on SIGKILL, through
-Linux's parent-death signal; ``owned=False`` servers are detached, for ``zkbench server start``.
+Every server gets ports outside the kernel's ephemeral range (see :mod:`zkbench.server.ports`), its own data dir,
+a generated ``zoo.cfg`` with all four-letter words whitelisted, extended types (TTL nodes) enabled and the
+AdminServer on loopback, and writes ZooKeeper's own log to ``server.log``. A server that does not come up raises
+:class:`ServerStartError` whose first line is the reason ZooKeeper gave (address in use and by whom, bad config).
+A server started with ``owned=True`` (the default) dies with the Python process that started it, even on SIGKILL
+(see :mod:`zkbench.server.spawn`); ``owned=False`` servers are detached, for ``zkbench server start``.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -24,34 +24,42 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkbench.fourlw import FourLetterWordError, four_letter_word
-from zkbench.server.distribution import Distribution, find_distribution
+from zkbench.server import logs
+from zkbench.server.distribution import NO_LOG_BINDING_HINT, Distribution, find_distribution
+from zkbench.server.ports import PortLock, allocate, port_holder, port_in_use, reserve
+from zkbench.server.spawn import popen_tied_to_process
 
-__all__ = ["free_port", "LocalServer", "LocalEnsemble", "Member", "ServerStartError"]
+__all__ = ["free_port", "LocalServer", "LocalEnsemble", "Member", "ServerStartError", "PortConflict"]
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _live_members: "set[Member]" = set()
 _live_lock = threading.Lock()
+START_ATTEMPTS = 3  # fresh ports after an "address in use" on ports zkbench chose itself
 
 
 class ServerStartError(RuntimeError):
-    """A local server did not come up; the message names the log file to read."""
+    """A local server did not come up. The first line of the message is the reason; the log's tail follows."""
+
+    @property
+    def reason(self) -> str:
+        return str(self).splitlines()[0] if str(self) else ""
+
+
+class PortConflict(ServerStartError):
+    """A port the server needs is taken (before start, or ZooKeeper's own BindException)."""
+
+    def __init__(self, message: str, member: "Member", role: str | None) -> None:
+        super().__init__(message)
+        self.member = member
+        self.role = role  # "client", "admin", "quorum", "election"; None when ZooKeeper did not say which
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+    """A TCP port nobody listens on right now, outside the ephemeral range (not reserved: for one-off uses)."""
+    lock = allocate(1, host)[0]
+    lock.release()
+    return lock.port
 
 
 def _stop_all_owned() -> None:
@@ -63,6 +71,8 @@ def _stop_all_owned() -> None:
 
 
 atexit.register(_stop_all_owned)
+
+PORT_ROLES = ("client", "admin", "quorum", "election")
 
 
 @dataclass(eq=False)
@@ -79,6 +89,9 @@ class Member:
     owned: bool = True
     pid: int | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _locks: dict[str, PortLock] = field(default_factory=dict, repr=False)  # role -> reservation
+    _log_offset: int = field(default=0, repr=False)  # where this start's part of server.log begins
+    _dist: Distribution | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
@@ -95,6 +108,43 @@ class Member:
     @property
     def config_file(self) -> Path:
         return self.workdir / "zoo.cfg"
+
+    def ports(self) -> dict[str, int]:
+        """``{role: port}`` for every port this member listens on (quorum/election only in an ensemble)."""
+        return {role: port for role in PORT_ROLES if (port := getattr(self, f"{role}_port"))}
+
+    def set_port(self, role: str, lock: PortLock) -> None:
+        """Use the reserved port ``lock`` for ``role`` (replacing and releasing an earlier reservation)."""
+        old = self._locks.pop(role, None)
+        if old is not None:
+            old.release()
+        setattr(self, f"{role}_port", lock.port)
+        self._locks[role] = lock
+
+    def release_ports(self) -> None:
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+
+    def _what(self, role: str) -> str:
+        return f"{role} port of server {self.myid}"
+
+    def check_ports(self) -> None:
+        """Reserve every port against other zkbench processes and check that nothing else listens on it.
+
+        Raises :class:`PortConflict` naming the port, what it is for, and which process holds it.
+        """
+        for role, port in self.ports().items():
+            if port_in_use(port, self.host):
+                raise PortConflict(f"port {port} ({self._what(role)}) is already in use: {port_holder(port)}",
+                                   self, role)
+            lock = self._locks.get(role)
+            if lock is None or lock.port != port:
+                lock = reserve(port)
+                if lock is None:
+                    raise PortConflict(f"port {port} ({self._what(role)}) is reserved by another zkbench process "
+                                       "(one of its servers uses it, or is being restarted on it)", self, role)
+                self._locks[role] = lock
 
     def write_config(self, tick_time: int, peers: list["Member"] | None, extra: dict[str, str]) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -125,25 +175,30 @@ class Member:
         self.config_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
 
     def start(self, dist: Distribution, jvm_opts: list[str]) -> None:
+        """Launch the JVM (after checking every port); :meth:`wait_serving` says whether it came up."""
         if self.running():
             return
+        self.check_ports()
         cmd = [
             shutil.which("java") or "java",
             *jvm_opts,
             "-Dzookeeper.extendedTypesEnabled=true",
             "-Dzookeeper.admin.enableServer=true",
-            f"-Dzookeeper.log.dir={self.workdir}",
-            "-Dzookeeper.root.logger=INFO,CONSOLE",
+            *logs.jvm_logging_args(dist, self.workdir),
             "-cp", dist.classpath_str,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
             str(self.config_file),
         ]
+        self._dist = dist
         out = open(self.log_file, "ab")
+        self._log_offset = out.tell()
         try:
-            self._proc = subprocess.Popen(
+            popen = popen_tied_to_process if self.owned else subprocess.Popen
+            self._proc = popen(
                 cmd, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if self.owned else None,
                 start_new_session=True,  # Ctrl-C in the terminal goes to us; we stop the JVM ourselves
+                # a detached server keeps its ports reserved against other zkbench processes while it lives
+                pass_fds=tuple(lock.fd for lock in self._locks.values() if lock.fd >= 0),
             )
         except FileNotFoundError as exc:
             raise ServerStartError("java not found: install a JRE (apt-get install default-jre-headless)") from exc
@@ -179,17 +234,36 @@ class Member:
         return "down"
 
     def wait_serving(self, timeout: float) -> None:
+        """Wait until the server answers; raise :class:`ServerStartError` with ZooKeeper's reason if it exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.serving(0.5):
                 return
             if not self.running():
-                raise ServerStartError(
-                    f"ZooKeeper server {self.myid} exited during start-up; see {self.log_file}:\n"
-                    + _tail(self.log_file))
+                raise self._start_failure("exited during start-up")
             time.sleep(0.1)
-        raise ServerStartError(f"ZooKeeper server {self.myid} at {self.address} did not answer within "
-                               f"{timeout:g}s; see {self.log_file}")
+        raise self._start_failure(f"did not answer within {timeout:g}s")
+
+    def _start_failure(self, what: str) -> ServerStartError:
+        """The error for a start that failed: the reason in one line, then the end of this start's log."""
+        text = logs.read_from(self.log_file, self._log_offset)
+        reason = logs.failure_reason(text, self.config_file)
+        if reason is None:
+            reason = ("ZooKeeper logged no error" if text.strip() else "ZooKeeper logged nothing")
+            if self._dist is not None and self._dist.log_binding == "none":
+                reason += f" ({NO_LOG_BINDING_HINT})"
+        if "BindException" in reason or "Address already in use" in reason:
+            for role, port in self.ports().items():
+                if port_in_use(port, self.host):
+                    message = (f"ZooKeeper server {self.myid} {what}: port {port} ({self._what(role)}) is already "
+                               f"in use: {port_holder(port)}")
+                    return PortConflict(f"{message}\n{self._log_tail(text)}", self, role)
+            return PortConflict(f"ZooKeeper server {self.myid} {what}: {reason}\n{self._log_tail(text)}", self, None)
+        return ServerStartError(f"ZooKeeper server {self.myid} ({self.address}) {what}: {reason}\n"
+                                f"{self._log_tail(text)}")
+
+    def _log_tail(self, text: str) -> str:
+        return f"last lines of {self.log_file}:\n{logs.tail(text) or '(empty)'}"
 
     def _signal(self, sig: int, wait: float) -> None:
         if not self.running():
@@ -257,13 +331,6 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 DEFAULT_JVM_OPTS = ["-Xms32m", "-Xmx512m", "-XX:+UseSerialGC", "-Djava.awt.headless=true"]
 
 
@@ -281,6 +348,14 @@ class _Cluster:
         self.owned = owned
         self.extra_config = dict(extra_config or {})
         self.members: list[Member] = []
+        self._chosen: set[tuple[int, str]] = set()  # (myid, role) of ports zkbench chose: free to choose again
+
+    def _choose_ports(self, member: Member, roles: tuple[str, ...]) -> None:
+        """Give ``member`` fresh reserved ports (outside the ephemeral range) for ``roles``."""
+        in_use = {p for m in self.members for p in m.ports().values()}
+        for role, lock in zip(roles, allocate(len(roles), member.host, exclude=in_use)):
+            member.set_port(role, lock)
+            self._chosen.add((member.myid, role))
 
     @property
     def connect_string(self) -> str:
@@ -296,9 +371,10 @@ class _Cluster:
         return any(m.running() for m in self.members)
 
     def stop(self) -> None:
-        """Stop every member and, for a temporary work dir, remove it."""
+        """Stop every member, give up its ports and, for a temporary work dir, remove it."""
         for m in self.members:
             m.stop()
+            m.release_ports()
         if self._tmp and self.owned:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -309,7 +385,29 @@ class _Cluster:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self, timeout: float = 60.0) -> None:  # pragma: no cover - overridden
+    def start(self, timeout: float = 60.0) -> None:
+        """Write the config, launch every member and wait until all serve.
+
+        On "address in use" for a port zkbench chose (another program took it since), choose again and retry;
+        a port the caller asked for (``port=``, ``base_port=``) fails at once with the port and its holder.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                self._start_once(timeout)
+                return
+            except PortConflict as exc:
+                for m in self.members:
+                    m.kill()
+                if attempt == START_ATTEMPTS or exc.role is None or (exc.member.myid, exc.role) not in self._chosen:
+                    raise
+                log.info("%s; choosing another port", exc.reason)
+                self._choose_ports(exc.member, (exc.role,))
+            except ServerStartError:
+                for m in self.members:
+                    m.kill()
+                raise
+
+    def _start_once(self, timeout: float) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def save_state(self, path: Path, kind: str) -> None:
@@ -318,7 +416,7 @@ class _Cluster:
 
 
 class LocalServer(_Cluster):
-    """One standalone ZooKeeper server on 127.0.0.1 at a free port.
+    """One standalone ZooKeeper server on 127.0.0.1 (ports outside the ephemeral range unless ``port``).
 
     >>> with LocalServer() as server:          # doctest: +SKIP
     ...     KazooClient(server.connect_string)
@@ -328,7 +426,9 @@ class LocalServer(_Cluster):
                  dist: Distribution | None = None, tick_time: int = 2000, jvm_opts: list[str] | None = None,
                  owned: bool = True, extra_config: dict[str, str] | None = None) -> None:
         super().__init__(workdir, dist, tick_time, jvm_opts, owned, extra_config)
-        self.members = [Member(1, self.workdir, port or free_port(), free_port(), owned=owned)]
+        member = Member(1, self.workdir, port or 0, 0, owned=owned)
+        self.members = [member]
+        self._choose_ports(member, ("admin",) if port else ("client", "admin"))
 
     @property
     def server(self) -> Member:
@@ -346,21 +446,17 @@ class LocalServer(_Cluster):
     def pid(self) -> int | None:
         return self.server.pid
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Write ``zoo.cfg``, launch the JVM and wait until it serves requests."""
+    def _start_once(self, timeout: float) -> None:
         self.server.write_config(self.tick_time, None, self.extra_config)
         self.server.start(self.dist, self.jvm_opts)
-        try:
-            self.server.wait_serving(timeout)
-        except ServerStartError:
-            self.server.kill()
-            raise
+        self.server.wait_serving(timeout)
         log.info("standalone ZooKeeper serving at %s (pid %s)", self.connect_string, self.pid)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Stop and start again on the same port with the same data (clients reconnect, sessions survive)."""
         self.server.stop()
-        self.start(timeout)
+        self.server.start(self.dist, self.jvm_opts)
+        self.server.wait_serving(timeout)
 
 
 class LocalEnsemble(_Cluster):
@@ -374,29 +470,30 @@ class LocalEnsemble(_Cluster):
             raise ValueError("an ensemble needs at least one server")
         super().__init__(workdir, dist, tick_time, jvm_opts, owned, extra_config)
         for myid in range(1, size + 1):
+            member = Member(myid, self.workdir / f"server{myid}", 0, 0, owned=owned)
+            self.members.append(member)
             if base_port:
-                ports = (base_port + myid - 1, base_port + 100 + myid, base_port + 200 + myid,
-                         base_port + 300 + myid)
+                member.client_port, member.admin_port = base_port + myid - 1, base_port + 100 + myid
+                member.quorum_port, member.election_port = base_port + 200 + myid, base_port + 300 + myid
             else:
-                ports = (free_port(), free_port(), free_port(), free_port())
-            self.members.append(Member(myid, self.workdir / f"server{myid}", ports[0], ports[1],
-                                       quorum_port=ports[2], election_port=ports[3], owned=owned))
+                self._choose_ports(member, PORT_ROLES)
 
-    def start(self, timeout: float = 90.0) -> None:
-        """Start every member and wait until all of them serve (a quorum formed)."""
+    def _start_once(self, timeout: float) -> None:
         for m in self.members:
             m.workdir.mkdir(parents=True, exist_ok=True)
             m.write_config(self.tick_time, self.members, self.extra_config)
         for m in self.members:
+            m.check_ports()  # every port of every member before any JVM starts
+        for m in self.members:
             m.start(self.dist, self.jvm_opts)
-        try:
-            for m in self.members:
-                m.wait_serving(timeout)
-        except ServerStartError:
-            for m in self.members:
-                m.kill()
-            raise
+        deadline = time.monotonic() + timeout
+        for m in self.members:
+            m.wait_serving(max(1.0, deadline - time.monotonic()))
         log.info("ensemble of %d serving at %s", len(self.members), self.connect_string)
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start every member and wait until all of them serve (a quorum formed)."""
+        super().start(timeout)
 
     def modes(self) -> dict[int, str]:
         """``{myid: mode}`` as each server reports it right now (``down`` when it does not answer)."""
@@ -419,6 +516,17 @@ class LocalEnsemble(_Cluster):
             time.sleep(0.1)
         raise TimeoutError(f"no leader elected within {timeout:g}s: {self.modes()}")
 
+    def wait_whole(self, timeout: float = 60.0) -> int:
+        """Wait until every member serves and one of them leads; return the leader's myid."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            modes = self.modes()
+            leaders = [myid for myid, mode in modes.items() if mode == "leader"]
+            if len(leaders) == 1 and all(mode in ("leader", "follower", "observer") for mode in modes.values()):
+                return leaders[0]
+            time.sleep(0.1)
+        raise TimeoutError(f"the ensemble is not whole within {timeout:g}s: {self.modes()}")
+
     def kill(self, myid: int) -> None:
         """SIGKILL one member: a crash, to show failover."""
         self.member(myid).kill()
@@ -428,7 +536,7 @@ class LocalEnsemble(_Cluster):
         self.member(myid).stop()
 
     def restart(self, myid: int, timeout: float = 60.0) -> None:
-        """Start a stopped or killed member again with its old data; it rejoins the quorum."""
+        """Start a stopped or killed member again with its old data and ports; it rejoins the quorum."""
         m = self.member(myid)
         m.stop()
         m.start(self.dist, self.jvm_opts)

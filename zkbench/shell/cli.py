@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, TextIO
 
 from zkbench.connection import DEFAULT_HOSTS, ConnectError, Connection, ConnectionSettings
 from zkbench.errors import ZkBenchError
+from zkbench.settings import load_settings
 from zkbench.shell.core import Outcome, Shell, ShellError, redact
 from zkbench.shell.history import HistoryFile
 
@@ -57,11 +57,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 def connection_settings(args: argparse.Namespace) -> ConnectionSettings:
     """Flags > ZKBENCH_* > settings file > 127.0.0.1:2181 (the one place to change when settings evolve)."""
-    try:
-        from zkbench.settings import load_settings
-    except ImportError:  # pragma: no cover - settings is part of the foundation
-        hosts = getattr(args, "hosts", None) or os.environ.get("ZKBENCH_HOSTS") or DEFAULT_HOSTS
-        return ConnectionSettings(hosts=hosts, read_only=bool(getattr(args, "read_only", False)))
     settings = load_settings(args)
     return settings.connection_settings(settings.hosts or DEFAULT_HOSTS)
 
